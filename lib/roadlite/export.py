@@ -1,0 +1,252 @@
+"""PyTorch -> LiteRT (TFLite) export, INT8 post-training quantization, and running the result.
+
+Chapter 07_export teaches this module (chapter 03_eca already uses it for a first export check,
+chapter 08_benchmark times the files). MobiLiteNet converts its models with AI Edge Torch, now
+published as ``litert-torch``; the converted ``.tflite`` flatbuffer keeps PyTorch's NCHW input
+layout and a static input shape (1, 3, H, W), so every image size needs its own file.
+
+Quantization (post-training, PT2E flow of ``torch.export`` + ``litert_torch.quantize``):
+
+* ``"dynamic"`` -- dynamic-range INT8, what the authors' code ships: weights are int8, activations
+  are quantized on the fly at run time; input and output stay float32.
+* ``"static"`` -- full-integer INT8 (the paper's "INT8"): weights per-channel symmetric int8,
+  activations int8 with scales calibrated on sample images; the ``.tflite`` input and output
+  tensors are int8, so :class:`TFLiteModel` quantizes the input with the tensor's scale s and
+  zero point z (q = round(x / s) + z) and dequantizes the output (x = s (q - z)).
+
+``litert_torch`` is imported lazily (it takes seconds and prints log lines), with
+``HF_HUB_OFFLINE=1`` so that nothing tries to reach the Hugging Face hub.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["TFLiteModel", "TFLiteModelError", "export_tflite", "max_abs_diff"]
+
+QUANTIZATION_MODES = (None, "dynamic", "static")
+
+
+class TFLiteModelError(ValueError):
+    """A ``.tflite`` file cannot be loaded, or an input does not fit its input tensor."""
+
+
+def _img_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(img_size, int):
+        return img_size, img_size
+    h, w = img_size
+    return int(h), int(w)
+
+
+def _import_litert_torch():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import litert_torch
+
+    return litert_torch
+
+
+def _calibration_images(calibration: Iterable, shape: tuple[int, ...]) -> Iterable[torch.Tensor]:
+    """Yield single images [1, C, H, W] from batches (tensors, arrays, or (x, y) tuples)."""
+    for batch in calibration:
+        if isinstance(batch, list | tuple):
+            batch = batch[0]
+        x = torch.as_tensor(np.asarray(batch) if not torch.is_tensor(batch) else batch)
+        x = x.detach().to("cpu", torch.float32)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if tuple(x.shape[1:]) != tuple(shape[1:]):
+            raise ValueError(
+                f"calibration batch of shape {tuple(x.shape)} does not fit the export input "
+                f"shape {tuple(shape)}"
+            )
+        yield from x.split(1)
+
+
+def _quantized_module(model: nn.Module, sample: torch.Tensor, quantization: str, calibration):
+    """PT2E post-training quantization: export, insert observers, calibrate, convert."""
+    _import_litert_torch()
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    dynamic = quantization == "dynamic"
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
+    )
+    graph = torch.export.export(model, (sample,)).module()
+    graph = prepare_pt2e(graph, quantizer)
+    with torch.no_grad():
+        if dynamic:
+            graph(sample)  # sets the per-channel weight observers
+        else:
+            n = 0
+            for image in _calibration_images(calibration, tuple(sample.shape)):
+                graph(image)
+                n += 1
+            if n == 0:
+                raise ValueError("static quantization needs at least one calibration image")
+    graph = convert_pt2e(graph, fold_quantize=False)
+    return graph, QuantConfig(pt2e_quantizer=quantizer)
+
+
+def export_tflite(
+    model: nn.Module,
+    path: str | os.PathLike,
+    img_size: int | Sequence[int],
+    quantization: str | None = None,
+    calibration: Iterable | None = None,
+) -> Path:
+    """Convert ``model`` to a LiteRT ``.tflite`` file with input shape (1, 3, H, W) (Chapter 07_export).
+
+    ``quantization``: ``None`` (float32), ``"dynamic"`` (dynamic-range INT8: int8 weights,
+    float activations, as in the authors' code) or ``"static"`` (full-integer INT8 with int8
+    input/output, activation ranges calibrated on ``calibration``: an iterable of image batches
+    [B, 3, H, W], e.g. a few training batches or a DataLoader yielding (x, y); the paper's INT8).
+    The model is converted from an eval-mode CPU copy (the caller's model is left untouched); the
+    file is written atomically (temporary file in the same folder, then ``os.replace``). Returns
+    the path.
+    """
+    if quantization not in QUANTIZATION_MODES:
+        raise ValueError(f"quantization must be one of {QUANTIZATION_MODES}, got {quantization!r}")
+    if quantization == "static" and calibration is None:
+        raise ValueError("quantization='static' needs calibration batches (calibration=...)")
+    litert_torch = _import_litert_torch()
+    h, w = _img_hw(img_size)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    net = copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.rand(1, 3, h, w, generator=generator)
+    if quantization is None:
+        edge_model = litert_torch.convert(net, (sample,))
+    else:
+        graph, quant_config = _quantized_module(net, sample, quantization, calibration)
+        edge_model = litert_torch.convert(graph, (sample,), quant_config=quant_config)
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tflite", dir=path.parent)
+    os.close(fd)
+    try:
+        edge_model.export(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class TFLiteModel:
+    """A ``.tflite`` classifier run by the LiteRT interpreter (Chapters 07_export, 08_benchmark).
+
+    ``predict(x)`` takes a float32 NCHW batch (numpy array or torch tensor) and returns the
+    float32 logits [N, num_classes]. A file with batch-1 input runs the batch image by image. An
+    int8 input / output (full-integer quantization) is quantized / dequantized with the tensor's
+    scale and zero point. ``num_threads`` is the interpreter's CPU thread count (XNNPACK).
+    """
+
+    def __init__(self, path: str | os.PathLike, num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"TFLite model file not found: {self.path}")
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except Exception as exc:
+            raise TFLiteModelError(
+                f"cannot load TFLite model {self.path}: not a valid .tflite flatbuffer "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        self.num_threads = num_threads
+        self.input_details = self.interpreter.get_input_details()[0]
+        self.output_details = self.interpreter.get_output_details()[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of the input tensor, e.g. (1, 3, 128, 128)."""
+        return tuple(int(v) for v in self.input_details["shape"])
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        """dtype of the input tensor: float32, or int8 for a full-integer model."""
+        return np.dtype(self.input_details["dtype"])
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the ``.tflite`` file in bytes."""
+        return self.path.stat().st_size
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        inp, out = self.input_details, self.output_details
+        if np.issubdtype(np.dtype(inp["dtype"]), np.integer):
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max)
+        self.interpreter.set_tensor(inp["index"], np.ascontiguousarray(x, dtype=inp["dtype"]))
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(out["index"])
+        if np.issubdtype(y.dtype, np.integer):
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return np.array(y, dtype=np.float32)
+
+    def predict(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Logits for a float32 NCHW batch ``x`` [N, 3, H, W] (Chapter 07_export)."""
+        if torch.is_tensor(x):
+            x = x.detach().cpu().numpy()
+        x = np.asarray(x, dtype=np.float32)
+        shape = self.input_shape
+        if x.ndim != len(shape) or x.shape[1:] != shape[1:]:
+            raise TFLiteModelError(
+                f"input of shape {x.shape} does not fit TFLite model {self.path}, whose input "
+                f"shape is {shape} (N, C, H, W): export the model for this image size"
+            )
+        if shape[0] == x.shape[0]:
+            return self._run(x)
+        if shape[0] != 1:
+            raise TFLiteModelError(
+                f"batch of {x.shape[0]} does not fit TFLite model {self.path} with fixed batch "
+                f"{shape[0]} (input shape {shape})"
+            )
+        return np.concatenate([self._run(x[i : i + 1]) for i in range(x.shape[0])], axis=0)
+
+    __call__ = predict
+
+    def __repr__(self) -> str:
+        return (
+            f"TFLiteModel({str(self.path)!r}, input_shape={self.input_shape}, "
+            f"input_dtype={self.input_dtype}, num_threads={self.num_threads})"
+        )
+
+
+def max_abs_diff(
+    model: nn.Module, tflite_model: TFLiteModel | str | os.PathLike, x: np.ndarray | torch.Tensor
+) -> float:
+    """max |PyTorch logits - LiteRT logits| on the batch ``x`` (Chapter 07_export).
+
+    ``model`` runs in eval mode under ``no_grad`` on its own device (its training flag is
+    restored); ``tflite_model`` is a :class:`TFLiteModel` or a path to a ``.tflite`` file.
+    """
+    if not isinstance(tflite_model, TFLiteModel):
+        tflite_model = TFLiteModel(tflite_model)
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not torch.is_tensor(x) else x
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            ref = model(xt.to(device, torch.float32)).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    got = tflite_model.predict(xt.detach().cpu().numpy())
+    return float(np.max(np.abs(ref - got)))

@@ -1,0 +1,131 @@
+"""Saving and loading model checkpoints safely (Chapters 03_eca to 07_export).
+
+A RoadLite checkpoint is a ``torch.save`` file holding a dict
+
+    {"arch": <name in MODEL_REGISTRY>, "state_dict": ..., "meta": {...}, "roadlite_version": ...}
+
+written atomically (a temporary file in the same folder, then ``os.replace``), so a crash never
+leaves a half-written checkpoint behind, and read with ``torch.load(..., weights_only=True)``, so
+loading never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["CheckpointError", "load_model", "read_checkpoint", "save_model"]
+
+_KEYS = ("arch", "state_dict", "meta", "roadlite_version")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, not a RoadLite checkpoint, or of another architecture."""
+
+
+def _to_builtin(obj: Any) -> Any:
+    """JSON fallback for numpy / torch scalars and arrays, and paths."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"meta value of type {type(obj).__name__} cannot be stored in a checkpoint")
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None) -> Path:
+    """Save ``model``'s weights with its architecture name and metadata (Chapter 03_eca).
+
+    ``arch`` is the :func:`roadlite.models.build_model` name that rebuilds the network. ``meta``
+    (epoch, accuracy, image size, seed ...) must be JSON-like; numpy / torch scalars and arrays
+    become plain numbers and lists, so the file loads with ``weights_only=True``. The write is
+    atomic. Returns the path.
+    """
+    from roadlite import __version__
+
+    from . import MODEL_REGISTRY
+
+    if arch not in MODEL_REGISTRY:
+        known = ", ".join(sorted(MODEL_REGISTRY))
+        raise ValueError(f"unknown architecture {arch!r}; known: {known}")
+    meta = json.loads(json.dumps(meta or {}, default=_to_builtin))
+    state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
+               "roadlite_version": __version__}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read and validate a RoadLite checkpoint dict without building the model (Chapter 03_eca).
+
+    Raises :class:`CheckpointError` naming the file if it is missing, unreadable (corrupted,
+    truncated, or containing pickled objects that ``weights_only=True`` refuses) or not a
+    RoadLite checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is corrupted or not a torch.save file "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
+    if not isinstance(payload, dict) or any(k not in payload for k in _KEYS):
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"{path} is not a RoadLite checkpoint: expected the keys {list(_KEYS)}, found {found}"
+        )
+    return payload
+
+
+def load_model(
+    path: str | os.PathLike, arch: str | None = None, num_classes: int = 4
+) -> nn.Module:
+    """Rebuild a model from a checkpoint written by :func:`save_model` (Chapter 03_eca).
+
+    ``arch=None`` takes the architecture stored in the file; a given ``arch`` must match it,
+    otherwise a :class:`CheckpointError` names the file and the expected and found
+    architectures. The model is returned in eval mode on the CPU; its metadata is attached as
+    ``model.roadlite_meta`` (use :func:`read_checkpoint` for the whole dict).
+    """
+    from . import build_model
+
+    payload = read_checkpoint(path)
+    found = payload["arch"]
+    if arch is not None and arch != found:
+        raise CheckpointError(
+            f"checkpoint {path} holds architecture {found!r}, expected {arch!r}"
+        )
+    try:
+        model = build_model(found, num_classes=num_classes)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from exc
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"checkpoint {path} (architecture {found!r}) does not fit "
+            f"build_model({found!r}, num_classes={num_classes}): {exc}"
+        ) from exc
+    model.roadlite_meta = payload["meta"]
+    return model.eval()

@@ -1,0 +1,317 @@
+"""Chapter parameters: profiles, schemas and validation (taught in the book's introduction).
+
+Every chapter notebook has one cell tagged ``parameters``. Its values are the ``default`` profile;
+papermill (or ``make``) injects others after it. The first thing each notebook does is::
+
+    P = validate_params("03_eca", globals())
+
+which checks every parameter against the chapter's schema below: an unknown name, a wrong type, an
+out-of-range value or a missing upstream artifact stops the run with one message that names the
+parameter (or file) and what was expected.
+
+Profiles live in ``params/<profile>.yaml`` with a ``shared`` section and one section per chapter;
+:func:`resolve_params` merges ``shared`` + chapter section + command-line overrides.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from roadlite.paths import artifact_dir, repo_root
+
+
+class ParameterError(ValueError):
+    """A chapter parameter is unknown, of the wrong type or out of range."""
+
+
+class UpstreamMissingError(FileNotFoundError):
+    """A chapter needs an artifact that an earlier chapter has not written yet."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a chapter: its type, allowed values and meaning."""
+
+    type: type | tuple[type, ...]
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    nullable: bool = False
+    check: Callable[[Any], str | None] | None = None  # returns an error text or None
+
+    def describe(self) -> str:
+        names = self.type if isinstance(self.type, tuple) else (self.type,)
+        text = " or ".join(t.__name__ for t in names)
+        if self.nullable:
+            text += " or None"
+        if self.choices is not None:
+            text += f", one of {list(self.choices)}"
+        if self.min is not None or self.max is not None:
+            lo = "-inf" if self.min is None else f"{self.min:g}"
+            hi = "inf" if self.max is None else f"{self.max:g}"
+            text += f", in [{lo}, {hi}]"
+        return text
+
+
+def _multiple_of(n: int) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if v % n == 0 else f"must be a multiple of {n}"
+
+    return check
+
+
+def _probability_open(v: Any) -> str | None:
+    return None if 0.0 < v < 1.0 else "must lie strictly between 0 and 1"
+
+
+# Parameters every chapter accepts.
+SHARED: dict[str, Param] = {
+    "profile": Param(str, "name of the parameter profile; artifacts go to artifacts/<profile>/",
+                     check=lambda v: None if v and "/" not in v else "must be a plain name"),
+    "artifacts_root": Param(str, "folder that holds artifacts/<profile>/<chapter>/ (relative to "
+                                 "the repository root unless absolute)"),
+    "seed": Param(int, "random seed of the run", min=0, max=2**31 - 1),
+    "img_size": Param(int, "input size (pixels) the models see", min=32, max=1024,
+                      check=_multiple_of(32)),
+    "num_threads": Param(int, "CPU threads for torch (0 = torch's default)", min=0, max=256),
+    "device": Param(str, "where to train", choices=("cpu", "cuda", "auto")),
+    "progress": Param(bool, "show progress bars"),
+}
+
+CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
+    "01_dataset": {
+        "data_root": Param(str, "a real dataset to use instead of the generated one "
+                                "(ImageFolder, Özgenel, DeepCrack or CFD layout); None = generate",
+                           nullable=True),
+        "gen_size": Param(int, "size (pixels) of the generated images", min=32, max=1024),
+        "n_train_per_class": Param(int, "generated training images per class", min=1),
+        "n_val_per_class": Param(int, "generated validation images per class", min=1),
+        "n_test_per_class": Param(int, "generated test images per class", min=1),
+        "include_intact": Param(bool, "also generate the 'intact' class (binary and "
+                                      "segmentation chapters)"),
+        "on_bad_data": Param(str, "what to do with unreadable or inconsistent files",
+                             choices=("raise", "skip")),
+        "baseline_bins": Param(int, "bins per channel of the colour-histogram baseline",
+                               min=2, max=256),
+    },
+    "03_eca": {
+        "epochs": Param(int, "training epochs per model", min=1, max=1000),
+        "batch_size": Param(int, "mini-batch size", min=1, max=4096),
+        "optimizer": Param(str, "optimizer (authors' code: sgd; paper text: rmsprop)",
+                           choices=("sgd", "rmsprop", "adam")),
+        "lr": Param(float, "initial learning rate", min=1e-7, max=10.0),
+        "momentum": Param(float, "SGD/RMSProp momentum", min=0.0, max=0.999),
+        "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
+        "scheduler": Param(str, "learning-rate schedule (authors: plateau on val accuracy)",
+                           choices=("plateau", "cosine", "none")),
+        "plateau_patience": Param(int, "epochs without improvement before the LR drops",
+                                  min=0, max=100),
+        "warmup_epochs": Param(int, "epochs of linear learning-rate warm-up", min=0, max=100),
+        "augment": Param(bool, "random flips during training (the authors' code: none)"),
+        "channels_last": Param(bool, "channels_last memory format (faster on CPU)"),
+        "eca_variant": Param(str, "'paper': baseline + ECA; 'authors': the authors' code "
+                                  "(stem 24, head 640)", choices=("paper", "authors")),
+        "export_tflite": Param(bool, "export both models to .tflite and compare with PyTorch"),
+    },
+}
+
+# Which earlier chapters a chapter reads (their metrics.json must exist).
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "01_dataset": (),
+    "03_eca": ("01_dataset",),
+}
+
+CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMS)
+
+_NOT_PARAMS = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+
+
+def schema(chapter: str) -> dict[str, Param]:
+    """The full parameter schema (shared + chapter) of ``chapter``."""
+    if chapter not in CHAPTER_PARAMS:
+        raise ParameterError(f"unknown chapter {chapter!r}; known: {', '.join(CHAPTERS)}")
+    return {**SHARED, **CHAPTER_PARAMS[chapter]}
+
+
+def _type_ok(value: Any, p: Param) -> tuple[bool, Any]:
+    if value is None:
+        return p.nullable, value
+    types_ = p.type if isinstance(p.type, tuple) else (p.type,)
+    if bool in types_ and isinstance(value, bool):
+        return True, value
+    if isinstance(value, bool):  # bool is an int subclass: never accept it for numbers
+        return False, value
+    if float in types_ and isinstance(value, int):
+        return True, float(value)
+    return isinstance(value, types_), value
+
+
+def check_value(chapter: str, name: str, value: Any) -> Any:
+    """Validate one parameter value; return it (ints widened to float where a float is due)."""
+    params = schema(chapter)
+    if name not in params:
+        close = difflib.get_close_matches(name, params, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ParameterError(
+            f"{chapter}: unknown parameter {name!r}.{hint} "
+            f"Known parameters: {', '.join(sorted(params))}."
+        )
+    p = params[name]
+    ok, value = _type_ok(value, p)
+    if not ok:
+        hint = ""
+        if isinstance(value, str) and p.type in (float, int):
+            hint = " (in YAML write floats as 1.0e-4, not 1e-4)"
+        raise ParameterError(
+            f"{chapter}: parameter {name!r} = {value!r} has type {type(value).__name__}; "
+            f"expected {p.describe()}{hint}."
+        )
+    if value is None:
+        return value
+    problem = None
+    if p.choices is not None and value not in p.choices:
+        problem = f"must be one of {list(p.choices)}"
+    elif p.min is not None and value < p.min:
+        problem = f"must be >= {p.min:g}"
+    elif p.max is not None and value > p.max:
+        problem = f"must be <= {p.max:g}"
+    elif p.check is not None:
+        problem = p.check(value)
+    if problem:
+        raise ParameterError(f"{chapter}: parameter {name!r} = {value!r} {problem} ({p.help}).")
+    return value
+
+
+def parameters_from_namespace(ns: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick the parameter-like names out of a notebook's ``globals()``.
+
+    Modules, functions, classes, IPython's own names and ``_private`` names are left out; what
+    remains is what the parameters cell (and papermill's injected cell) defined.
+    """
+    out = {}
+    for k, v in ns.items():
+        if k.startswith("_") or k in _NOT_PARAMS:
+            continue
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
+            continue
+        if callable(v):
+            continue
+        out[k] = v
+    return out
+
+
+class Params(dict):
+    """Validated parameters of one chapter run; also readable as attributes (``P.epochs``)."""
+
+    chapter: str
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as e:
+            raise AttributeError(name) from e
+
+    @property
+    def out_dir(self) -> Path:
+        return artifact_dir(self["artifacts_root"], self["profile"], self.chapter)
+
+    def upstream_dir(self, chapter: str) -> Path:
+        return artifact_dir(self["artifacts_root"], self["profile"], chapter)
+
+
+def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: bool = True
+                    ) -> Params:
+    """Validate a chapter's parameters (the notebook passes its ``globals()``).
+
+    Raises :class:`ParameterError` naming the first bad parameter, or
+    :class:`UpstreamMissingError` naming the missing upstream file.
+    """
+    given = parameters_from_namespace(namespace)
+    params = schema(chapter)
+    for name in given:
+        if name not in params:
+            check_value(chapter, name, given[name])  # raises with a suggestion
+    missing = [n for n in params if n not in given]
+    if missing:
+        raise ParameterError(f"{chapter}: parameters not set: {', '.join(missing)}.")
+    out = Params({n: check_value(chapter, n, given[n]) for n in params})
+    out.chapter = chapter
+    if check_upstream:
+        for up in UPSTREAM[chapter]:
+            f = out.upstream_dir(up) / "metrics.json"
+            if not f.exists():
+                raise UpstreamMissingError(
+                    f"{chapter} needs the output of chapter {up}, but {f} does not exist. "
+                    f"Run it first: make {up} PROFILE={out['profile']}"
+                )
+    return out
+
+
+def load_profile(profile: str, root: Path | None = None) -> dict[str, Any]:
+    """Read ``params/<profile>.yaml``."""
+    root = root or repo_root()
+    path = Path(root) / "params" / f"{profile}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (Path(root) / "params").glob("*.yaml"))
+        raise ParameterError(f"no profile {profile!r}: {path} does not exist (known: {known})")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: expected a mapping of sections")
+    for section in data:
+        if section != "shared" and section not in CHAPTER_PARAMS:
+            raise ParameterError(f"{path}: unknown section {section!r} "
+                                 f"(expected 'shared' or one of {list(CHAPTERS)})")
+    everywhere = set(SHARED).union(*CHAPTER_PARAMS.values())
+    for name in data.get("shared") or {}:
+        if name not in everywhere:
+            raise ParameterError(f"{path}: shared parameter {name!r} belongs to no chapter")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``name=value`` (``EPOCHS=5`` too: names are lower-cased; values read as YAML)."""
+    if "=" not in text:
+        raise ParameterError(f"override {text!r} is not of the form name=value")
+    name, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw != "" else None
+    if isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string; papermill reads it as a float
+        try:
+            value = float(value) if any(c in value for c in ".eE") else value
+        except ValueError:
+            pass
+    return name.strip().lower(), value
+
+
+def resolve_params(chapter: str, profile: str, overrides: Mapping[str, Any] | None = None,
+                   artifacts_root: str | None = None, root: Path | None = None) -> dict[str, Any]:
+    """Merge ``shared`` + the chapter's section of a profile + overrides, and validate them.
+
+    Overrides for names the chapter does not have are an error, so that a typo never passes
+    silently; the pipeline drops overrides meant for other chapters before calling this.
+    """
+    data = load_profile(profile, root)
+    known = schema(chapter)
+    shared = {k: v for k, v in (data.get("shared") or {}).items() if k in known}
+    merged: dict[str, Any] = {**shared, **(data.get(chapter) or {})}
+    merged["profile"] = profile
+    if artifacts_root is not None:
+        merged["artifacts_root"] = artifacts_root
+    merged.setdefault("artifacts_root", os.environ.get("ROADLITE_ARTIFACTS", "artifacts"))
+    for k, v in (overrides or {}).items():
+        merged[k] = v
+    for k in merged:
+        merged[k] = check_value(chapter, k, merged[k])
+    missing = [n for n in schema(chapter) if n not in merged]
+    if missing:
+        raise ParameterError(f"profile {profile!r}, chapter {chapter}: not set: {missing}")
+    return merged

@@ -1,0 +1,119 @@
+"""Figures shared by the chapters (each function names the chapter that shows it).
+
+Functions return the matplotlib figure; the notebook shows it inline and saves it with
+``run.save_figure``. None of them calls ``matplotlib.use``: the inline backend renders them in the
+book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def sample_grid(images: Sequence[Sequence[np.ndarray]], masks: Sequence[Sequence[np.ndarray]],
+                row_labels: Sequence[str], col_labels: Sequence[str], overlay_alpha: float = 0.45,
+                title: str | None = None):
+    """Chapter 01_dataset: a grid (rows x columns) of images with their masks overlaid in red.
+
+    ``images[r][c]`` is uint8 HxWx3, ``masks[r][c]`` HxW in {0,1} (or None); the top half of each
+    cell shows the image, the mask overlay is drawn as a red tint on the distress pixels.
+    """
+    n_r, n_c = len(row_labels), len(col_labels)
+    fig, axes = plt.subplots(n_r, n_c, figsize=(2.0 * n_c, 2.0 * n_r), squeeze=False)
+    for r in range(n_r):
+        for c in range(n_c):
+            ax = axes[r][c]
+            img = images[r][c].astype(np.float32) / 255.0
+            m = masks[r][c]
+            if m is not None and m.any():
+                red = np.zeros_like(img)
+                red[..., 0] = 1.0
+                a = overlay_alpha * (m[..., None] > 0)
+                img = img * (1 - a) + red * a
+            ax.imshow(np.clip(img, 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def count_table_plot(counts, title: str = "Images per class and condition"):
+    """Chapter 01_dataset: a stacked bar chart of a class x condition count table (DataFrame)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    counts.plot(kind="bar", stacked=True, ax=ax, colormap="viridis", width=0.75)
+    ax.set_ylabel("images")
+    ax.set_xlabel("")
+    ax.set_title(title)
+    ax.legend(title=counts.columns.name, fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.tick_params(axis="x", rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]):
+    """Chapter 03_eca: loss and accuracy per epoch (train dashed, validation solid) per model."""
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for i, (name, hist) in enumerate(histories.items()):
+        color = f"C{i}"
+        ep = [h["epoch"] for h in hist]
+        ax_l.plot(ep, [h["loss"] for h in hist], "--", color=color, label=f"{name} train")
+        ax_l.plot(ep, [h["val_loss"] for h in hist], "-", color=color, label=f"{name} val")
+        ax_a.plot(ep, [h["accuracy"] for h in hist], "--", color=color, label=f"{name} train")
+        ax_a.plot(ep, [h["val_accuracy"] for h in hist], "-", color=color, label=f"{name} val")
+    ax_l.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_a.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+    ax_a.legend(fontsize=8, loc="lower right")
+    for ax in (ax_l, ax_a):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def eca_gate_plot(gates: Mapping[str, np.ndarray], max_cols: int = 4):
+    """Chapter 03_eca: the learned ECA gate (mean over test images) of every channel, per block.
+
+    A flat line at 0.5 would mean the block's attention does nothing; spread means ECA
+    re-weights channels.
+    """
+    names = list(gates)
+    n = len(names)
+    cols = min(max_cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.1 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        g = np.asarray(gates[name])
+        ax.bar(np.arange(len(g)), np.sort(g)[::-1], width=1.0, color="C2")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} (C={len(g)})", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("ECA gate per channel, sorted (mean over test images)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def paper_vs_ours(labels: Sequence[str], paper: Sequence[float], ours: Sequence[float],
+                  paper_err: Sequence[float] | None = None, ylabel: str = "accuracy (%)"):
+    """Chapters 03-09: grouped bars of the paper's numbers (labelled as such) beside ours."""
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 3.2))
+    ax.bar(x - 0.2, paper, 0.4, yerr=paper_err, label="paper (its data, 512 px)", color="0.6")
+    ax.bar(x + 0.2, ours, 0.4, label="this run", color="C0")
+    for xi, v in zip(x, ours, strict=True):
+        ax.text(xi + 0.2, v + 0.5, f"{v:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(x, labels)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(0, 105)
+    fig.tight_layout()
+    return fig

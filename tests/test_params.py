@@ -1,0 +1,98 @@
+"""Parameter validation: unknown names, wrong types, out-of-range values, missing upstream."""
+
+import pytest
+
+from roadlite.params import (
+    CHAPTERS,
+    ParameterError,
+    UpstreamMissingError,
+    parse_override,
+    resolve_params,
+    validate_params,
+)
+from roadlite.pipeline import split_overrides
+
+
+def good(chapter="03_eca", tmp_path=None, **changes):
+    p = resolve_params(chapter, "smoke")
+    if tmp_path is not None:
+        p["artifacts_root"] = str(tmp_path)
+    p.update(changes)
+    return p
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_profile_resolves(profile, chapter):
+    p = resolve_params(chapter, profile)
+    assert p["profile"] == profile
+
+
+def test_valid_parameters_pass(tmp_path):
+    (tmp_path / "smoke" / "01_dataset").mkdir(parents=True)
+    (tmp_path / "smoke" / "01_dataset" / "metrics.json").write_text("{}")
+    P = validate_params("03_eca", good(tmp_path=tmp_path))
+    assert P.epochs == 1 and P.chapter == "03_eca"
+    assert P.out_dir == tmp_path / "smoke" / "03_eca"
+
+
+def test_unknown_name_is_named_with_a_suggestion():
+    with pytest.raises(ParameterError, match=r"unknown parameter 'epoch'.*Did you mean 'epochs'"):
+        validate_params("03_eca", good(epoch=3), check_upstream=False)
+
+
+@pytest.mark.parametrize("name,value,pattern", [
+    ("epochs", "5", r"'epochs' = '5' has type str; expected int"),
+    ("epochs", 2.5, r"'epochs' = 2.5 has type float"),
+    ("epochs", True, r"'epochs' = True has type bool"),
+    ("epochs", 0, r"'epochs' = 0 must be >= 1"),
+    ("lr", "1e-4", r"'lr' = '1e-4' has type str.*1.0e-4"),
+    ("optimizer", "adagrad", r"'optimizer' = 'adagrad' must be one of"),
+    ("img_size", 100, r"'img_size' = 100 must be a multiple of 32"),
+    ("img_size", None, r"'img_size' = None has type NoneType"),
+])
+def test_bad_values_are_named(name, value, pattern):
+    with pytest.raises(ParameterError, match=pattern):
+        validate_params("03_eca", good(**{name: value}), check_upstream=False)
+
+
+def test_int_is_accepted_for_float():
+    P = validate_params("03_eca", good(lr=1), check_upstream=False)
+    assert isinstance(P.lr, float)
+
+
+def test_nullable_parameter():
+    P = validate_params("01_dataset", good("01_dataset", data_root=None), check_upstream=False)
+    assert P.data_root is None
+
+
+def test_missing_upstream_names_the_file(tmp_path):
+    with pytest.raises(UpstreamMissingError, match=r"01_dataset.*metrics.json.*make 01_dataset"):
+        validate_params("03_eca", good(tmp_path=tmp_path))
+
+
+def test_modules_and_functions_in_globals_are_not_parameters():
+    import math
+
+    ns = good(check=lambda: 1, math=math, In=[], _private=3)
+    validate_params("03_eca", ns, check_upstream=False)
+
+
+def test_parse_override():
+    assert parse_override("EPOCHS=5") == ("epochs", 5)
+    assert parse_override("lr=1e-4") == ("lr", 1e-4)
+    assert parse_override("augment=false") == ("augment", False)
+    assert parse_override("data_root=null") == ("data_root", None)
+    with pytest.raises(ParameterError):
+        parse_override("epochs")
+
+
+def test_overrides_for_other_chapters_are_dropped_but_typos_are_not():
+    assert split_overrides("01_dataset", {"epochs": 3, "seed": 1}) == {"seed": 1}
+    with pytest.raises(ParameterError, match="no chapter has them"):
+        split_overrides("03_eca", {"epocs": 3})
+
+
+def test_unknown_profile():
+    with pytest.raises(ParameterError, match="no profile 'nope'"):
+        resolve_params("03_eca", "nope")

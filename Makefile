@@ -31,6 +31,9 @@ CHAPTERS := 01_dataset 03_eca
 LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
 A := $(ARTIFACTS)/$(PROFILE)
 NBOUT = $(A)/$(1)/$(1).ipynb
+# Overrides are a dependency too: a run with other overrides than the last one reruns the chapters.
+OVR := $(A)/.overrides
+$(shell mkdir -p $(A) && { echo '$(OVERRIDES)' | cmp -s - $(OVR) || echo '$(OVERRIDES)' > $(OVR); })
 RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts $(ARTIFACTS) $(OVERRIDES)
 
 .PHONY: setup book chapters test lint unit smoke nb bench clean $(CHAPTERS)
@@ -47,9 +50,9 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	@touch $@
 
 # ---- chapters (file targets) -------------------------------------------------------------
-$(call NBOUT,01_dataset): notebooks/01_dataset.ipynb params/$(PROFILE).yaml $(LIB) | $(STAMP)
+$(call NBOUT,01_dataset): notebooks/01_dataset.ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)
 	$(call RUN,01_dataset)
-$(call NBOUT,03_eca): notebooks/03_eca.ipynb params/$(PROFILE).yaml $(LIB) $(call NBOUT,01_dataset) | $(STAMP)
+$(call NBOUT,03_eca): notebooks/03_eca.ipynb params/$(PROFILE).yaml $(OVR) $(LIB) $(call NBOUT,01_dataset) | $(STAMP)
 	$(call RUN,03_eca)
 
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))

@@ -10,6 +10,7 @@ from roadlite.params import (
     resolve_params,
     validate_params,
 )
+from roadlite.paths import shared_data_dir
 from roadlite.pipeline import split_overrides
 
 
@@ -21,11 +22,25 @@ def good(chapter="03_eca", tmp_path=None, **changes):
     return p
 
 
-@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper", "demo"])
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_profile_resolves(profile, chapter):
+    if profile == "demo" and not shared_data_dir().is_dir():
+        pytest.skip("../shared/data not present (the demo profile reads it)")
+    if profile == "paper" and chapter == "01_dataset":  # needs the downloaded real dataset
+        with pytest.raises(ParameterError, match=r"'data_root' = 'data/mobilitenet' is not a fold"):
+            resolve_params(chapter, profile)
+        return
     p = resolve_params(chapter, profile)
     assert p["profile"] == profile
+
+
+def test_data_root_must_exist(tmp_path):
+    p = good("01_dataset", data_root=str(tmp_path))
+    assert validate_params("01_dataset", p, check_upstream=False).data_root == str(tmp_path)
+    with pytest.raises(ParameterError, match="does not exist"):
+        validate_params("01_dataset", good("01_dataset", data_root=str(tmp_path / "no")),
+                        check_upstream=False)
 
 
 def test_valid_parameters_pass(tmp_path):

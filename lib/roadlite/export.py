@@ -33,6 +33,7 @@ from torch import nn
 __all__ = ["TFLiteModel", "TFLiteModelError", "export_tflite", "max_abs_diff"]
 
 QUANTIZATION_MODES = (None, "dynamic", "static")
+_PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
 
 
 class TFLiteModelError(ValueError):
@@ -103,6 +104,7 @@ def export_tflite(
     img_size: int | Sequence[int],
     quantization: str | None = None,
     calibration: Iterable | None = None,
+    verbose: bool = False,
 ) -> Path:
     """Convert ``model`` to a LiteRT ``.tflite`` file with input shape (1, 3, H, W) (Chapter 07_export).
 
@@ -112,7 +114,7 @@ def export_tflite(
     [B, 3, H, W], e.g. a few training batches or a DataLoader yielding (x, y); the paper's INT8).
     The model is converted from an eval-mode CPU copy (the caller's model is left untouched); the
     file is written atomically (temporary file in the same folder, then ``os.replace``). Returns
-    the path.
+    the path. ``verbose=True`` shows litert-torch's progress lines.
     """
     if quantization not in QUANTIZATION_MODES:
         raise ValueError(f"quantization must be one of {QUANTIZATION_MODES}, got {quantization!r}")
@@ -126,20 +128,25 @@ def export_tflite(
     net = copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).float().eval()
     generator = torch.Generator().manual_seed(0)
     sample = torch.rand(1, 3, h, w, generator=generator)
-    if quantization is None:
-        edge_model = litert_torch.convert(net, (sample,))
-    else:
-        graph, quant_config = _quantized_module(net, sample, quantization, calibration)
-        edge_model = litert_torch.convert(graph, (sample,), quant_config=quant_config)
-
+    previous = os.environ.get(_PROGRESS_ENV)
+    os.environ[_PROGRESS_ENV] = "y" if verbose else "n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tflite", dir=path.parent)
     os.close(fd)
     try:
+        if quantization is None:
+            edge_model = litert_torch.convert(net, (sample,))
+        else:
+            graph, quant_config = _quantized_module(net, sample, quantization, calibration)
+            edge_model = litert_torch.convert(graph, (sample,), quant_config=quant_config)
         edge_model.export(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if previous is None:
+            os.environ.pop(_PROGRESS_ENV, None)
+        else:
+            os.environ[_PROGRESS_ENV] = previous
     return path
 
 

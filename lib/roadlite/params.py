@@ -69,8 +69,9 @@ def _multiple_of(n: int) -> Callable[[Any], str | None]:
     return check
 
 
-def _probability_open(v: Any) -> str | None:
-    return None if 0.0 < v < 1.0 else "must lie strictly between 0 and 1"
+def _existing_folder(v: Any) -> str | None:
+    path = repo_root() / v  # an absolute v stays absolute
+    return None if path.is_dir() else f"is not a folder ({path} does not exist)"
 
 
 # Parameters every chapter accepts.
@@ -91,7 +92,7 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     "01_dataset": {
         "data_root": Param(str, "a real dataset to use instead of the generated one "
                                 "(ImageFolder, Özgenel, DeepCrack or CFD layout); None = generate",
-                           nullable=True),
+                           nullable=True, check=_existing_folder),
         "gen_size": Param(int, "size (pixels) of the generated images", min=32, max=1024),
         "n_train_per_class": Param(int, "generated training images per class", min=1),
         "n_val_per_class": Param(int, "generated validation images per class", min=1),

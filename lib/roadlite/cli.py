@@ -1,0 +1,38 @@
+"""The ``roadlite`` command: the pipeline, the benchmarks and the dataset downloads.
+
+    roadlite run 03_eca --profile default epochs=5    # = python -m roadlite.pipeline run ...
+    roadlite stage-book --profile default
+    roadlite bench                                    # = make bench
+    roadlite download --list | NAME DEST              # needs internet
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd in ("run", "stage-book", "chapters"):
+        from roadlite.pipeline import main as pipeline_main
+
+        return pipeline_main([cmd, *rest])
+    if cmd == "bench":
+        from roadlite.bench import main as bench_main
+
+        return bench_main(rest)
+    if cmd == "download":
+        from roadlite.data.download import main as download_main
+
+        return download_main(rest)
+    print(f"roadlite: unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,7 +37,10 @@ _PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
 
 
 class TFLiteModelError(ValueError):
-    """A ``.tflite`` file cannot be loaded, or an input does not fit its input tensor."""
+    """A ``.tflite`` file cannot be loaded, or an input does not fit its input tensor.
+
+    Chapter 07_export.
+    """
 
 
 def _img_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
@@ -111,7 +114,8 @@ def export_tflite(
     ``quantization``: ``None`` (float32), ``"dynamic"`` (dynamic-range INT8: int8 weights,
     float activations, as in the authors' code) or ``"static"`` (full-integer INT8 with int8
     input/output, activation ranges calibrated on ``calibration``: an iterable of image batches
-    [B, 3, H, W], e.g. a few training batches or a DataLoader yielding (x, y); the paper's INT8).
+    [B, 3, H, W], e.g. a few training batches or a DataLoader yielding (x, y), preprocessed
+    exactly like the inputs the model will see; the paper's INT8).
     The model is converted from an eval-mode CPU copy (the caller's model is left untouched); the
     file is written atomically (temporary file in the same folder, then ``os.replace``). Returns
     the path. ``verbose=True`` shows litert-torch's progress lines.

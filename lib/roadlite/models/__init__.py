@@ -24,7 +24,7 @@ from .mobilenet import (
     refined_mobilenet_v2,
 )
 from .resnet import resnet18_teacher
-from .summary import block_table, count_macs, count_params
+from .summary import block_table, count_macs, count_params, macs_per_layer
 
 __all__ = [
     "ECA",
@@ -43,6 +43,7 @@ __all__ = [
     "eca_kernel_size",
     "eca_mobilenet_v2",
     "load_model",
+    "macs_per_layer",
     "mobilenet_v2",
     "read_checkpoint",
     "refined_mobilenet_v2",

@@ -26,7 +26,10 @@ _KEYS = ("arch", "state_dict", "meta", "roadlite_version")
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable, not a RoadLite checkpoint, or of another architecture."""
+    """A checkpoint is missing, unreadable, not a RoadLite checkpoint, or of another architecture.
+
+    Chapter 03_eca (first checkpoints written) and every later chapter that loads one.
+    """
 
 
 def _to_builtin(obj: Any) -> Any:

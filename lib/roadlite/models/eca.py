@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -67,28 +68,31 @@ class ECA(nn.Module):
 
 
 @torch.no_grad()
-def collect_eca_gates(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def collect_eca_gates(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
     """Mean ECA gate per channel for every ECA layer of ``model`` on the batch ``x``.
 
     Chapter 03_eca plots these: for each block that carries an ECA layer it returns
-    ``{block_name: w}`` where w is the [C] vector of sigmoid gate values averaged over the batch.
+    ``{block_name: w}`` where w is the [C] float32 numpy vector of sigmoid gate values averaged
+    over the batch.
     The block name is the name of the module that owns the ECA layer (e.g. ``"features.3"``).
-    The model runs once in eval mode under ``no_grad``; its training flag is restored afterwards.
+    The model runs once in eval mode under ``no_grad`` (``x`` is moved to the model's device);
+    its training flag is restored afterwards.
     """
-    gates: dict[str, torch.Tensor] = {}
+    gates: dict[str, np.ndarray] = {}
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, ECA):
             block = name.rsplit(".", 1)[0] if "." in name else name
 
             def hook(_mod, _inp, out, block=block):
-                gates[block] = out.detach().float().mean(dim=0).flatten().cpu()
+                gates[block] = out.detach().float().mean(dim=0).flatten().cpu().numpy()
 
             handles.append(module.sigmoid.register_forward_hook(hook))
     was_training = model.training
     try:
         model.eval()
-        model(x)
+        param = next(model.parameters(), None)
+        model(x.to(param.device) if param is not None else x)
     finally:
         for h in handles:
             h.remove()

@@ -21,7 +21,7 @@ from torch import nn
 from .eca import ECA
 from .mobilenet import ConvBNReLU6, InvertedResidual
 
-__all__ = ["block_table", "count_macs", "count_params"]
+__all__ = ["block_table", "count_macs", "count_params", "macs_per_layer"]
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:

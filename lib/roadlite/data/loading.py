@@ -1,0 +1,198 @@
+"""In-memory loading and fast batching for the training loops of the book.
+
+Chapter 01_dataset teaches this module. :func:`load_split` decodes and resizes a split once into
+uint8 tensors (a few MB at 96-128 px); :class:`BatchIterator` then serves shuffled, normalised,
+optionally flipped batches with plain tensor indexing, so a training loop on two CPU cores
+spends its time in the model, not in the data pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .validate import DataError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 images ``[..., 3, H, W]`` -> float32, ImageNet mean / std (Chapter 01_dataset)."""
+    if x_uint8.dtype != torch.uint8:
+        raise TypeError(f"normalize expects uint8 images, got {x_uint8.dtype}")
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=x_uint8.device)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=x_uint8.device)
+    scale = (1.0 / (255.0 * std)).view(3, 1, 1)
+    shift = (mean / std).view(3, 1, 1)
+    return x_uint8.to(torch.float32) * scale - shift
+
+
+def denormalize(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`normalize`, back to uint8 (for showing images; Chapter 01_dataset)."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    return ((x * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+def _size_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(img_size, int):
+        return img_size, img_size
+    h, w = img_size
+    return int(h), int(w)
+
+
+def _read_image(path: str, hw: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    h, w = hw
+    with Image.open(path) as im:
+        if im.format == "JPEG":
+            im.draft("RGB", (w, h))  # decode at a reduced scale when much larger
+        im = im.convert("RGB")
+        if im.size != (w, h):
+            im = im.resize((w, h), Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8)
+
+
+def _read_mask(path: str, hw: tuple[int, int], threshold: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = hw
+    with Image.open(path) as m:
+        m = m.convert("L")
+        if m.size != (w, h):
+            m = m.resize((w, h), Image.NEAREST)
+        return (np.asarray(m) > threshold).astype(np.uint8)
+
+
+def load_split(
+    manifest_df,
+    split: str,
+    img_size: int | Sequence[int],
+    classes: Sequence[str],
+    with_masks: bool = False,
+    progress: bool = True,
+    mask_threshold: int = 127,
+):
+    """Decode and resize one split into memory (Chapter 01_dataset).
+
+    Returns ``(x, y)``: ``x`` uint8 ``[N, 3, H, W]`` (bilinear resize), ``y`` int64 ``[N]``
+    indices into ``classes``; with ``with_masks`` also ``masks`` uint8 ``[N, 1, H, W]`` in
+    {0, 1} (nearest resize, mask value > ``mask_threshold`` = 1). A class not in ``classes``
+    or a row without a mask (when masks are asked for) is a :class:`DataError` naming it.
+    """
+    from tqdm.auto import tqdm
+
+    hw = _size_hw(img_size)
+    rows = manifest_df[manifest_df["split"] == split]
+    if rows.empty:
+        have = sorted(set(manifest_df["split"]))
+        raise DataError(f"no rows with split {split!r} (splits present: {have})")
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(rows["class"]) - set(index))
+    if unknown:
+        example = rows.loc[rows["class"] == unknown[0], "path"].iloc[0]
+        raise DataError(
+            f"class(es) {unknown} of split {split!r} not in classes {list(classes)} "
+            f"(e.g. {example})"
+        )
+    n = len(rows)
+    x = np.empty((n, hw[0], hw[1], 3), dtype=np.uint8)
+    m = np.empty((n, 1, hw[0], hw[1]), dtype=np.uint8) if with_masks else None
+    paths = rows["path"].tolist()
+    mask_paths = rows["mask_path"].tolist()
+    for i in tqdm(range(n), desc=f"loading {split}", disable=not progress):
+        x[i] = _read_image(paths[i], hw)
+        if m is not None:
+            if not mask_paths[i]:
+                raise DataError(f"{paths[i]}: no mask_path, but with_masks=True")
+            m[i, 0] = _read_mask(mask_paths[i], hw, mask_threshold)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    yt = torch.tensor([index[c] for c in rows["class"]], dtype=torch.int64)
+    if m is not None:
+        return xt, yt, torch.from_numpy(m)
+    return xt, yt
+
+
+class BatchIterator:
+    """Shuffled, normalised mini-batches from in-memory uint8 tensors (Chapter 01_dataset).
+
+    ``for xb, yb in BatchIterator(x, y, 64, seed=0, augment=True): ...`` (or ``xb, yb, mb``
+    when ``masks`` is given). Each pass is one epoch; the order and flips come from a
+    ``torch.Generator`` seeded once, so a run is reproducible and epochs differ. ``augment``
+    flips images (and masks) horizontally and / or vertically, each with probability 1/2;
+    this keeps a crack's orientation class (longitudinal stays longitudinal). Batches are
+    built by tensor indexing only, optionally moved to ``device`` as uint8 first, and returned
+    in ``channels_last`` memory format when asked.
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int = 64,
+        *,
+        masks: torch.Tensor | None = None,
+        shuffle: bool = True,
+        augment: bool = False,
+        hflip: bool = True,
+        vflip: bool = True,
+        seed: int = 0,
+        channels_last: bool = False,
+        drop_last: bool = False,
+        device: str | torch.device | None = None,
+        normalized: bool = True,
+    ) -> None:
+        if x.dtype != torch.uint8 or x.ndim != 4:
+            raise TypeError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+        if len(y) != len(x) or (masks is not None and len(masks) != len(x)):
+            raise ValueError("x, y (and masks) must have the same length")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.x, self.y, self.masks = x, y, masks
+        self.batch_size = int(batch_size)
+        self.shuffle, self.augment = shuffle, augment
+        self.hflip, self.vflip = hflip, vflip
+        self.channels_last, self.drop_last = channels_last, drop_last
+        self.device = torch.device(device) if device is not None else None
+        self.normalized = normalized
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _flip(self, t: torch.Tensor, flags: torch.Tensor, dim: int) -> torch.Tensor:
+        return torch.where(flags.view(-1, 1, 1, 1), t.flip(dim), t)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = len(self.x)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            xb, yb = self.x[idx], self.y[idx]
+            mb = self.masks[idx] if self.masks is not None else None
+            if self.augment:
+                k = len(idx)
+                fh = torch.rand(k, generator=self.generator) < 0.5
+                fv = torch.rand(k, generator=self.generator) < 0.5
+                if self.hflip:
+                    xb = self._flip(xb, fh, -1)
+                    mb = self._flip(mb, fh, -1) if mb is not None else None
+                if self.vflip:
+                    xb = self._flip(xb, fv, -2)
+                    mb = self._flip(mb, fv, -2) if mb is not None else None
+            if self.device is not None:
+                xb, yb = xb.to(self.device), yb.to(self.device)
+                mb = mb.to(self.device) if mb is not None else None
+            if self.normalized:
+                xb = normalize(xb)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield (xb, yb) if mb is None else (xb, yb, mb)

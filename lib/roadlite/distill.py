@@ -1,0 +1,343 @@
+"""Sparse knowledge distillation, MobiLiteNet's third compression step (Chapter 05_distillation).
+
+A large *teacher* (ResNet-18) guides a small *student* (Model 2) through its softened output
+distribution. With logits z_s (student), z_t (teacher), labels y and temperature T, the loss is
+
+    L = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))      (soft, "dark knowledge")
+        + (1 - alpha) * CE(z_s, y)                                   (hard labels)
+        + lambda * sum |theta|                                       (L1 sparsity)
+
+with T = 4, alpha = 0.5, lambda = 1e-5 in the authors' code, where the L1 sum runs over *all*
+student parameters (convolutions, BN gamma and beta, ECA, the classifier). Hinton et al. (2015)
+scale the soft term by T^2: the gradients of softmax(z / T) shrink like 1 / T^2, so without the
+factor a higher temperature would silently weaken the teacher's voice relative to the hard labels.
+The L1 term pushes many weights and BN scales towards zero, which Chapter 06_pruning exploits.
+
+The authors compute the soft term as the cross-entropy between the teacher's and the student's
+softened distributions; it differs from the KL divergence only by the teacher's entropy, a
+constant for the student, so the gradients are the same. We report the KL divergence (0 when the
+student copies the teacher exactly).
+
+Chapter 05_distillation uses :func:`make_kd_criterion` with :func:`roadlite.training.fit`, plots
+:func:`bn_scales` and :func:`conv_weights`, and lets readers test their own loss with
+:func:`check_sparse_kd_loss`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "KDCriterion",
+    "KDLossParts",
+    "bn_scales",
+    "check_sparse_kd_loss",
+    "conv_weights",
+    "l1_norm",
+    "make_kd_criterion",
+    "sparse_kd_loss",
+]
+
+
+class KDLossParts(NamedTuple):
+    """The parts of the sparse distillation loss (Chapter 05_distillation).
+
+    Raw quantities: ``kl`` = KL(softmax(z_t / T) || softmax(z_s / T)) averaged over the batch,
+    ``ce`` = CE(z_s, y), ``l1_norm`` = sum |theta| (0 without an L1 term). Weighted terms that add
+    up to ``total``: ``kd_term`` = alpha * T^2 * kl, ``ce_term`` = (1 - alpha) * ce,
+    ``l1_term`` = lambda * l1_norm. All are 0-d tensors; ``total`` carries the gradient.
+    """
+
+    total: torch.Tensor
+    kl: torch.Tensor
+    ce: torch.Tensor
+    l1_norm: torch.Tensor
+    kd_term: torch.Tensor
+    ce_term: torch.Tensor
+    l1_term: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        """The parts as a ``{name: float}`` dict (for logging and plotting)."""
+        return {k: float(v) for k, v in self._asdict().items()}
+
+
+def _real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _check_hyper(T: float, alpha: float, lam: float) -> None:
+    if not (_real(T) and math.isfinite(T) and T > 0):
+        raise ValueError(f"the temperature T must be a finite number > 0, got T={T!r}")
+    if not (_real(alpha) and 0.0 <= alpha <= 1.0):
+        raise ValueError(f"alpha (weight of the soft KD term) must be in [0, 1], got {alpha!r}")
+    if not (_real(lam) and math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam (lambda, weight of the L1 term) must be >= 0, got {lam!r}")
+
+
+def l1_norm(params: Iterable[torch.Tensor]) -> torch.Tensor:
+    """sum |theta| over the tensors ``params`` (Chapter 05_distillation).
+
+    The sparsity term of the distillation loss before its weight lambda; differentiable. Pass
+    ``model.parameters()`` for the authors' choice (all student parameters). An empty iterable
+    gives a 0-d zero tensor.
+    """
+    total: torch.Tensor | None = None
+    for p in params:
+        s = p.abs().sum()
+        total = s if total is None else total + s.to(total.device)
+    return total if total is not None else torch.zeros(())
+
+
+def sparse_kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    y: torch.Tensor,
+    T: float = 4.0,
+    alpha: float = 0.5,
+    lam: float = 1e-5,
+    params: Iterable[torch.Tensor] | None = None,
+    return_parts: bool = False,
+) -> torch.Tensor | KDLossParts:
+    """MobiLiteNet's sparse KD loss (Chapter 05_distillation).
+
+    L = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE(z_s, y)
+    + lambda * sum |theta|, where the KL divergence is summed over the classes and averaged over
+    the batch ("batchmean"), CE is averaged over the batch and the L1 sum runs over ``params``
+    (``lam`` is lambda; the authors use all student parameters, ``student.parameters()``).
+
+    ``student_logits`` and ``teacher_logits`` are [N, K]; ``y`` holds N class indices. The
+    teacher's logits are a fixed target: they are detached, so no gradient reaches the teacher.
+    ``params=None`` or ``lam == 0`` means no L1 term. Defaults T = 4, alpha = 0.5,
+    lambda = 1e-5 are the authors'. Returns the total loss, or a :class:`KDLossParts` with
+    ``return_parts=True``. Raises ``ValueError`` for T <= 0, alpha outside [0, 1], lam < 0 or
+    logits of different shapes.
+    """
+    _check_hyper(T, alpha, lam)
+    if student_logits.shape != teacher_logits.shape or student_logits.dim() != 2:
+        raise ValueError(
+            "student_logits and teacher_logits must both be [N, K] with the same shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+    z_t = teacher_logits.detach().to(student_logits.device, student_logits.dtype)
+    log_p_s = F.log_softmax(student_logits / T, dim=1)
+    log_p_t = F.log_softmax(z_t / T, dim=1)
+    kl = F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
+    ce = F.cross_entropy(student_logits, y)
+    zero = student_logits.new_zeros(())
+    if params is not None and lam > 0:
+        l1 = l1_norm(params).to(student_logits.device)
+    else:
+        l1 = zero
+    kd_term = alpha * T * T * kl
+    ce_term = (1.0 - alpha) * ce
+    l1_term = lam * l1 if lam > 0 else zero
+    total = kd_term + ce_term + l1_term
+    if return_parts:
+        return KDLossParts(total, kl, ce, l1, kd_term, ce_term, l1_term)
+    return total
+
+
+class KDCriterion:
+    """A ``criterion(logits, y, x) -> loss`` for :func:`roadlite.training.fit` that distils a
+    teacher into a student with :func:`sparse_kd_loss` (Chapter 05_distillation).
+
+    On every call the teacher runs in eval mode under ``no_grad`` on the same (normalised) batch
+    ``x`` the student saw; the teacher is moved to the student's device on first use. The L1 term
+    (weight lambda = ``lam``) runs over all parameters of ``student``. ``history`` keeps the loss
+    parts of every training batch as floats (``as_floats()`` of :class:`KDLossParts` plus ``n``,
+    the batch size) so the chapter can plot them; :meth:`reset_history` clears it.
+    ``config`` is ``{"T", "alpha", "lam"}`` for ``TrainConfig.extra``.
+    """
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, T: float = 4.0,
+                 alpha: float = 0.5, lam: float = 1e-5, record: bool = True):
+        _check_hyper(T, alpha, lam)
+        self.teacher, self.student = teacher, student
+        self.T, self.alpha, self.lam = float(T), float(alpha), float(lam)
+        self.record = record
+        self.history: list[dict[str, float]] = []
+        self.last_parts: KDLossParts | None = None
+
+    @property
+    def config(self) -> dict[str, float]:
+        return {"T": self.T, "alpha": self.alpha, "lam": self.lam}
+
+    def reset_history(self) -> None:
+        self.history.clear()
+
+    @torch.no_grad()
+    def teacher_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits on ``x`` (eval mode, no gradient)."""
+        self.teacher.eval()
+        param = next(self.teacher.parameters(), None)
+        if param is not None and param.device != x.device:
+            self.teacher.to(x.device)
+        return self.teacher(x)
+
+    def __call__(self, logits: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        z_t = self.teacher_logits(x)
+        params = self.student.parameters() if self.lam > 0 else None
+        parts = sparse_kd_loss(logits, z_t, y, self.T, self.alpha, self.lam, params,
+                               return_parts=True)
+        self.last_parts = parts
+        if self.record:
+            row = {k: float(v.detach()) for k, v in parts._asdict().items()}
+            row["n"] = int(y.shape[0])
+            self.history.append(row)
+        return parts.total
+
+    def __repr__(self) -> str:
+        return (f"KDCriterion(teacher={type(self.teacher).__name__}, "
+                f"student={type(self.student).__name__}, T={self.T}, alpha={self.alpha}, "
+                f"lam={self.lam})")
+
+
+def make_kd_criterion(teacher: nn.Module, student: nn.Module, T: float = 4.0,
+                      alpha: float = 0.5, lam: float = 1e-5) -> KDCriterion:
+    """A ``criterion(logits, y, x)`` for :func:`roadlite.training.fit` (Chapter 05_distillation).
+
+    Sparse KD with temperature T, soft-term weight alpha and L1 weight lambda (``lam``) over all
+    ``student`` parameters; the teacher runs in eval mode under ``no_grad`` on the batch ``x``.
+    The authors' values: T = 4, alpha = 0.5, lambda = 1e-5 (distillation) and lambda = 0
+    (fine-tuning after pruning, Chapter 06_pruning). See :class:`KDCriterion`.
+    """
+    return KDCriterion(teacher, student, T, alpha, lam)
+
+
+def bn_scales(model: nn.Module) -> np.ndarray:
+    """All |gamma| of the BatchNorm2d layers of ``model``, one float32 vector (Chapter 05).
+
+    The histogram of Chapter 05_distillation: the L1 term drives many BN scales towards 0, and
+    a channel whose scale is ~0 contributes almost nothing (the basis of Chapter 06_pruning).
+    """
+    values = [m.weight.detach().abs().flatten().float().cpu()
+              for m in model.modules() if isinstance(m, nn.BatchNorm2d) and m.weight is not None]
+    return torch.cat(values).numpy() if values else np.zeros(0, dtype=np.float32)
+
+
+def conv_weights(model: nn.Module) -> np.ndarray:
+    """All Conv2d weights theta of ``model`` flattened into one float32 vector (Chapter 05).
+
+    For the weight histogram of Chapter 05_distillation (with and without the lambda L1 term).
+    ECA's Conv1d (a few weights per layer) is not included.
+    """
+    values = [m.weight.detach().flatten().float().cpu()
+              for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return torch.cat(values).numpy() if values else np.zeros(0, dtype=np.float32)
+
+
+# --- the classroom checker --------------------------------------------------------------------
+
+def _np_softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _np_parts(s, t, y, T, params) -> dict[str, float]:
+    """Independent float64 numpy reference of the loss's pieces."""
+    p_t, p_s = _np_softmax(t / T), _np_softmax(s / T)
+    n = s.shape[0]
+    kl = float(np.sum(p_t * (np.log(p_t) - np.log(p_s))) / n)
+    kl_rev = float(np.sum(p_s * (np.log(p_s) - np.log(p_t))) / n)
+    soft_ce = float(-np.sum(p_t * np.log(p_s)) / n)
+    ce = float(-np.mean(np.log(_np_softmax(s)[np.arange(n), y])))
+    ce_T = float(-np.mean(np.log(p_s[np.arange(n), y])))
+    l1 = float(sum(np.abs(p).sum() for p in params)) if params else 0.0
+    l2sq = float(sum(np.square(p).sum() for p in params)) if params else 0.0
+    return {"kl": kl, "kl_rev": kl_rev, "soft_ce": soft_ce, "ce": ce, "ce_T": ce_T, "l1": l1,
+            "l2sq": l2sq, "n": n, "k": s.shape[1]}
+
+
+def _diagnose(got: float, parts: dict, T: float, alpha: float, lam: float) -> str:
+    """Name the usual mistakes whose value matches ``got``."""
+    kl, ce, l1, n = parts["kl"], parts["ce"], parts["l1"], parts["n"]
+    right_rest = (1 - alpha) * ce + lam * l1
+    candidates = {
+        "the soft term is missing the T^2 factor (use alpha * T**2 * KL)":
+            alpha * kl + right_rest,
+        "the soft term is divided by T^2 instead of multiplied": alpha * kl / T**2 + right_rest,
+        "the KL divergence points the wrong way: use KL(teacher || student), i.e. "
+        "F.kl_div(F.log_softmax(z_s / T, 1), F.softmax(z_t / T, 1), reduction='batchmean')":
+            alpha * T**2 * parts["kl_rev"] + right_rest,
+        "the KL divergence is averaged over batch and classes (reduction='mean'); use "
+        "reduction='batchmean' (sum over classes, mean over the batch)":
+            alpha * T**2 * kl / parts["k"] + right_rest,
+        "the KL divergence is summed over the batch (reduction='sum'); use 'batchmean'":
+            alpha * T**2 * kl * n + right_rest,
+        "alpha and (1 - alpha) are swapped": (1 - alpha) * T**2 * kl + alpha * ce + lam * l1,
+        "the L1 term lambda * sum|theta| is missing": alpha * T**2 * kl + (1 - alpha) * ce,
+        "the L1 term uses the squared L2 norm instead of sum |theta|":
+            alpha * T**2 * kl + (1 - alpha) * ce + lam * parts["l2sq"],
+        "the soft term is the cross-entropy with the softened teacher (it differs from the KL "
+        "divergence by the teacher's entropy); return the KL divergence":
+            alpha * T**2 * parts["soft_ce"] + right_rest,
+        "the CE term uses the softened student logits z_s / T instead of z_s":
+            alpha * T**2 * kl + (1 - alpha) * parts["ce_T"] + lam * l1,
+    }
+    hits = [why for why, value in candidates.items()
+            if value is not None and math.isclose(got, value, rel_tol=1e-4, abs_tol=1e-7)]
+    return (" Likely cause: " + "; or ".join(hits) + ".") if hits else ""
+
+
+def check_sparse_kd_loss(
+    fn: Callable[..., torch.Tensor | float], verbose: bool = True
+) -> int:
+    """Test a reader's own ``sparse_kd_loss`` against the reference (Chapter 05_distillation).
+
+    ``fn(student_logits, teacher_logits, y, T, alpha, lam, params)`` is called positionally on
+    a tiny known case (2 samples, 3 classes) with several settings of T, alpha and lambda; it
+    may return a tensor, a float, or a tuple whose first element is the total. The first
+    mismatch raises ``AssertionError`` with the setting, the expected and the obtained value and,
+    when recognised, the likely mistake (missing T^2, reversed KL, swapped alpha, ...).
+    Returns the number of cases passed (and prints a line when ``verbose``).
+    """
+    s = np.array([[2.0, -1.0, 0.5], [0.0, 1.5, -0.5]])
+    t = np.array([[3.0, 0.0, -1.0], [-1.0, 2.0, 1.0]])
+    y = np.array([0, 2])
+    theta = [np.array([[0.5, -1.0], [2.0, 0.0]]), np.array([-0.25, 3.0])]
+    cases = [  # (name, T, alpha, lam, params)
+        ("authors' setting without L1", 4.0, 0.5, 0.0, None),
+        ("pure KD at T=1", 1.0, 1.0, 0.0, None),
+        ("pure CE", 4.0, 0.0, 0.0, None),
+        ("T=2, alpha=0.3, lambda=0.01 with params", 2.0, 0.3, 0.01, theta),
+        ("T=4, alpha=0.9, lambda=0.1 with params", 4.0, 0.9, 0.1, theta),
+    ]
+    for name, T, alpha, lam, params in cases:
+        st = torch.tensor(s, dtype=torch.float32, requires_grad=True)
+        tt = torch.tensor(t, dtype=torch.float32)
+        yt = torch.tensor(y, dtype=torch.long)
+        pt = [torch.tensor(p, dtype=torch.float32) for p in params] if params else None
+        parts = _np_parts(s, t, y, T, params)
+        expected = alpha * T**2 * parts["kl"] + (1 - alpha) * parts["ce"] + lam * parts["l1"]
+        setting = f"case {name!r} (T={T}, alpha={alpha}, lam={lam})"
+        try:
+            out = fn(st, tt, yt, T, alpha, lam, pt)
+        except Exception as exc:
+            raise AssertionError(f"{setting}: your function raised {type(exc).__name__}: {exc}"
+                                 ) from exc
+        if isinstance(out, tuple):
+            out = out[0]
+        if torch.is_tensor(out):
+            if out.numel() != 1:
+                raise AssertionError(f"{setting}: expected a scalar loss, got a tensor of shape "
+                                     f"{tuple(out.shape)}; reduce over the batch")
+            got = float(out.detach())
+        else:
+            got = float(out)
+        if not math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
+            raise AssertionError(
+                f"{setting}: expected {expected:.6f}, got {got:.6f}."
+                f"{_diagnose(got, parts, T, alpha, lam)} Reference parts: KL={parts['kl']:.6f}, "
+                f"CE={parts['ce']:.6f}, sum|theta|={parts['l1']:.6f}"
+            )
+    if verbose:
+        print(f"sparse_kd_loss: all {len(cases)} checks passed")
+    return len(cases)

@@ -3,6 +3,7 @@
     roadlite run 03_eca --profile default epochs=5    # = python -m roadlite.pipeline run ...
     roadlite stage-book --profile default
     roadlite bench                                    # = make bench
+    roadlite latency FILE.tflite --threads 1          # LiteRT latency of any .tflite file
     roadlite download --list | NAME DEST              # needs internet
 """
 
@@ -26,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from roadlite.bench import main as bench_main
 
         return bench_main(rest)
+    if cmd == "latency":
+        from roadlite.latency import main as latency_main
+
+        return latency_main(rest)
     if cmd == "download":
         from roadlite.data.download import main as download_main
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from roadlite.artifacts import atomic_path
 
 __all__ = ["TFLiteModel", "TFLiteModelError", "export_tflite", "max_abs_diff"]
 
@@ -134,19 +135,15 @@ def export_tflite(
     sample = torch.rand(1, 3, h, w, generator=generator)
     previous = os.environ.get(_PROGRESS_ENV)
     os.environ[_PROGRESS_ENV] = "y" if verbose else "n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tflite", dir=path.parent)
-    os.close(fd)
     try:
         if quantization is None:
             edge_model = litert_torch.convert(net, (sample,))
         else:
             graph, quant_config = _quantized_module(net, sample, quantization, calibration)
             edge_model = litert_torch.convert(graph, (sample,), quant_config=quant_config)
-        edge_model.export(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            edge_model.export(str(tmp))
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         if previous is None:
             os.environ.pop(_PROGRESS_ENV, None)
         else:

@@ -1,0 +1,609 @@
+"""Latency of one image end to end: preprocessing, inference, result (Chapter 08_benchmark).
+
+MobiLiteNet reports the time a phone needs per image from the photo to the answer. This module
+measures the same pipeline on the host CPU, split in three timed stages:
+
+1. **preprocess** -- decode a PNG/JPEG file held in memory (bytes, as a camera or a file read
+   delivers it), resize it to the model's input size (bilinear), scale to [0, 1], normalise
+   with the ImageNet mean/std and lay it out as a float32 batch of one, NCHW;
+2. **inference** -- the LiteRT interpreter (:func:`benchmark_tflite`, XNNPACK on the CPU) or
+   PyTorch eager (:func:`benchmark_torch`);
+3. **postprocess** -- softmax, argmax and the label lookup.
+
+``end_to_end`` is the time of the three together, measured per run (so its median is not the sum
+of the stage medians). Every figure is a :class:`LatencyStats`: after untimed warm-up runs, at
+least ``runs`` timed runs with :func:`time.perf_counter_ns`, summarised by median, quartiles,
+IQR, minimum and mean. The garbage collector is paused while timing (as :mod:`timeit` does), so
+a collection does not land in one stage by chance.
+
+:func:`peak_matmul_gflops` gives the machine's dense float32 matrix-multiply rate, an upper bound
+for what any network can reach on it (time >= 2 * MACs / peak), and :func:`environment_info`
+records what the numbers depend on (CPU, ISA extensions, thread counts, library versions).
+
+Command line (any ``.tflite`` file; random images of the model's input size unless ``--image``)::
+
+    python -m roadlite.latency model.tflite --threads 1 --runs 50 --warmup 10 --json out.json
+    roadlite latency model.tflite --image photo.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from roadlite.export import TFLiteModel, TFLiteModelError
+from roadlite.training import IMAGENET_MEAN, IMAGENET_STD
+
+__all__ = [
+    "STAGES",
+    "LatencyStats",
+    "TFLiteFileNotFoundError",
+    "benchmark_tflite",
+    "benchmark_torch",
+    "decode_image",
+    "environment_info",
+    "format_table",
+    "load_tflite",
+    "main",
+    "peak_matmul_gflops",
+    "postprocess",
+    "preprocess",
+    "random_images",
+    "time_callable",
+    "to_jsonable",
+]
+
+STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+             "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16")
+
+_MEAN = np.asarray(IMAGENET_MEAN, dtype=np.float32) * 255.0
+_INV_STD = 1.0 / (np.asarray(IMAGENET_STD, dtype=np.float32) * 255.0)
+
+
+class TFLiteFileNotFoundError(TFLiteModelError, FileNotFoundError):
+    """The ``.tflite`` file does not exist (Chapter 08_benchmark).
+
+    A :class:`~roadlite.export.TFLiteModelError` *and* a :class:`FileNotFoundError`, so either
+    ``except`` clause catches it.
+    """
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of the timed runs of one stage, in milliseconds (Chapter 08_benchmark).
+
+    ``q1_ms`` / ``q3_ms`` are the 25th / 75th percentiles (linear interpolation),
+    ``iqr_ms = q3_ms - q1_ms`` the spread that ignores outliers; ``n_runs`` timed runs came after
+    ``warmup`` untimed ones.
+    """
+
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    iqr_ms: float
+    min_ms: float
+    mean_ms: float
+    n_runs: int
+    warmup: int
+
+    @classmethod
+    def from_samples(cls, samples_ns: Sequence[int] | np.ndarray, warmup: int = 0
+                     ) -> LatencyStats:
+        """Statistics of per-run durations given in nanoseconds."""
+        ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
+        if ms.size == 0:
+            raise ValueError("no timed runs: LatencyStats needs at least one sample")
+        q1, median, q3 = (float(v) for v in np.percentile(ms, [25, 50, 75]))
+        return cls(median_ms=median, q1_ms=q1, q3_ms=q3, iqr_ms=q3 - q1,
+                   min_ms=float(ms.min()), mean_ms=float(ms.mean()), n_runs=int(ms.size),
+                   warmup=int(warmup))
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"{self.median_ms:.3f} ms (IQR {self.q1_ms:.3f}-{self.q3_ms:.3f}, "
+                f"min {self.min_ms:.3f}, n={self.n_runs})")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check_counts(warmup: int, runs: int) -> None:
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+
+
+def time_callable(fn: Callable[[], Any], warmup: int = 10, runs: int = 50,
+                  min_seconds: float = 0.0) -> LatencyStats:
+    """Time ``fn()`` (Chapter 08_benchmark): ``warmup`` untimed calls, then at least ``runs``
+    timed calls, continuing until the timed calls add up to ``min_seconds``.
+
+    Each call is timed on its own with :func:`time.perf_counter_ns`; the garbage collector is
+    paused meanwhile.
+    """
+    _check_counts(warmup, runs)
+    for _ in range(warmup):
+        fn()
+    samples: list[int] = []
+    total = 0
+    clock = time.perf_counter_ns
+    with _gc_paused():
+        while len(samples) < runs or total < min_seconds * 1e9:
+            t0 = clock()
+            fn()
+            dt = clock() - t0
+            samples.append(dt)
+            total += dt
+    return LatencyStats.from_samples(samples, warmup)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def decode_image(data: bytes) -> Any:
+    """PNG/JPEG bytes -> an RGB :class:`PIL.Image.Image` (Chapter 08_benchmark)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"cannot decode image bytes ({len(data)} bytes) as PNG/JPEG: {exc}"
+                         ) from exc
+
+
+def preprocess(data: bytes, height: int, width: int, layout: str = "NCHW") -> np.ndarray:
+    """Stage 1 (Chapter 08_benchmark): encoded image bytes -> float32 batch of one.
+
+    Decode, resize to ``height`` x ``width`` (bilinear), normalise with the ImageNet mean/std of
+    :mod:`roadlite.training` (on 0-255 values: (x - 255 mean) / (255 std)), and return
+    [1, 3, H, W] (``layout="NCHW"``, what the book's models take) or [1, H, W, 3] (``"NHWC"``).
+    """
+    from PIL import Image
+
+    img = decode_image(data)
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+    x = (np.asarray(img, dtype=np.float32) - _MEAN) * _INV_STD  # H, W, 3
+    if layout == "NCHW":
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    if layout == "NHWC":
+        return x[None]
+    raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def postprocess(logits: np.ndarray, labels: Sequence[str]) -> tuple[str, float]:
+    """Stage 3 (Chapter 08_benchmark): logits [1, K] -> (label, probability) of the top class
+    (softmax, argmax, label lookup)."""
+    z = np.asarray(logits, dtype=np.float32).reshape(-1)
+    e = np.exp(z - z.max())
+    probs = e / e.sum()
+    k = int(probs.argmax())
+    return labels[k], float(probs[k])
+
+
+def random_images(height: int, width: int, n: int = 4, seed: int = 0) -> list[bytes]:
+    """``n`` PNG files (bytes) of uniform random RGB noise (Chapter 08_benchmark): stand-ins when
+    no real images are given. Noise does not compress, so decoding them is a little slower than
+    decoding a photo of the same size."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buf, "PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def _hw(img_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(img_size, int):
+        return img_size, img_size
+    h, w = img_size
+    return int(h), int(w)
+
+
+def _layout(shape: tuple[int, ...]) -> tuple[str, int, int]:
+    """(layout, H, W) of an image input shape (1, 3, H, W) or (1, H, W, 3)."""
+    if len(shape) == 4 and shape[1] == 3:
+        return "NCHW", shape[2], shape[3]
+    if len(shape) == 4 and shape[3] == 3:
+        return "NHWC", shape[1], shape[2]
+    raise ValueError(f"not an RGB image input: {shape}")
+
+
+def load_tflite(path: str | os.PathLike, num_threads: int = 1,
+                img_size: int | Sequence[int] | None = None) -> TFLiteModel:
+    """Open a ``.tflite`` image classifier for benchmarking, with clear errors (Chapter 08_benchmark).
+
+    Raises :class:`TFLiteFileNotFoundError` for a missing file,
+    :class:`~roadlite.export.TFLiteModelError` for a file the interpreter cannot load, for an
+    input that is not one RGB image (1, 3, H, W) / (1, H, W, 3), and, when ``img_size`` is given,
+    for an input of another size; the messages name the file and both shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TFLiteFileNotFoundError(f"TFLite model file not found: {path}")
+    try:
+        model = TFLiteModel(path, num_threads=num_threads)
+    except FileNotFoundError as exc:  # vanished in between
+        raise TFLiteFileNotFoundError(f"TFLite model file not found: {path}") from exc
+    shape = model.input_shape
+    try:
+        layout, h, w = _layout(shape)
+        if shape[0] != 1:
+            raise ValueError("batch is not 1")
+    except ValueError as exc:
+        raise TFLiteModelError(
+            f"TFLite model {path} has input shape {shape}; the latency benchmark needs one RGB "
+            f"image, (1, 3, H, W) or (1, H, W, 3)"
+        ) from exc
+    if img_size is not None:
+        rh, rw = _hw(img_size)
+        if (h, w) != (rh, rw):
+            wanted = (1, 3, rh, rw) if layout == "NCHW" else (1, rh, rw, 3)
+            raise TFLiteModelError(
+                f"TFLite model {path} has input shape {shape}, but image size {rh}x{rw} was "
+                f"requested, i.e. input shape {wanted}: export the model at this image size "
+                f"or benchmark it at {h}x{w}"
+            )
+    return model
+
+
+def _check_images(image_bytes: Sequence[bytes]) -> list[bytes]:
+    images = list(image_bytes)
+    if not images:
+        raise ValueError("image_bytes is empty: give at least one encoded PNG/JPEG image")
+    for i, data in enumerate(images):
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"image_bytes[{i}] is {type(data).__name__}, expected bytes")
+    return images
+
+
+def _run_pipeline(pre: Callable[[bytes], Any], infer: Callable[[Any], Any],
+                  post: Callable[[Any], Any], images: list[bytes], warmup: int, runs: int,
+                  min_seconds: float) -> dict[str, LatencyStats]:
+    """Run the three stages on ``images`` in turn; time each stage and the whole per run."""
+    _check_counts(warmup, runs)
+    for i in range(warmup):
+        post(infer(pre(images[i % len(images)])))
+    clock = time.perf_counter_ns
+    t = {s: [] for s in STAGES}
+    total = 0
+    with _gc_paused():
+        i = 0
+        while i < runs or total < min_seconds * 1e9:
+            data = images[i % len(images)]
+            t0 = clock()
+            x = pre(data)
+            t1 = clock()
+            y = infer(x)
+            t2 = clock()
+            post(y)
+            t3 = clock()
+            t["preprocess"].append(t1 - t0)
+            t["inference"].append(t2 - t1)
+            t["postprocess"].append(t3 - t2)
+            t["end_to_end"].append(t3 - t0)
+            total += t3 - t0
+            i += 1
+    return {s: LatencyStats.from_samples(t[s], warmup) for s in STAGES}
+
+
+def _labels(labels: Sequence[str] | None, k: int) -> list[str]:
+    if labels is None:
+        return [f"class_{i}" for i in range(k)]
+    labels = list(labels)
+    if len(labels) != k:
+        raise ValueError(f"{len(labels)} labels given for a model with {k} outputs")
+    return labels
+
+
+def benchmark_tflite(path: str | os.PathLike, image_bytes: Sequence[bytes], num_threads: int = 1,
+                     warmup: int = 10, runs: int = 50, *,
+                     img_size: int | Sequence[int] | None = None,
+                     labels: Sequence[str] | None = None,
+                     min_seconds: float = 0.0) -> dict[str, Any]:
+    """End-to-end latency of a ``.tflite`` classifier in the LiteRT interpreter (Chapter 08_benchmark).
+
+    ``image_bytes``: encoded PNG/JPEG files, used in turn (run i takes image i mod n). Each run
+    times preprocessing (to the model's own input size and layout), ``interpreter.invoke`` with
+    the input/output copies (and the int8 (de)quantization of a full-integer model), and the
+    postprocessing; see the module docstring. ``img_size`` (optional) must match the model's
+    input (see :func:`load_tflite`); ``labels`` default to ``class_0 ...``.
+
+    Returns ``{"preprocess", "inference", "postprocess", "end_to_end"}`` -> :class:`LatencyStats`,
+    plus ``runtime``, ``path``, ``num_threads``, ``input_shape``, ``input_dtype``,
+    ``size_bytes``, ``n_images`` and ``prediction`` (label and probability for the first image).
+    :func:`to_jsonable` turns it into plain JSON types.
+    """
+    images = _check_images(image_bytes)
+    model = load_tflite(path, num_threads=num_threads, img_size=img_size)
+    layout, h, w = _layout(model.input_shape)
+    n_out = int(np.prod(model.output_details["shape"]))
+    names = _labels(labels, n_out)
+
+    def pre(data: bytes) -> np.ndarray:
+        return preprocess(data, h, w, layout)
+
+    def post(logits: np.ndarray) -> tuple[str, float]:
+        return postprocess(logits, names)
+
+    result: dict[str, Any] = _run_pipeline(pre, model.predict, post, images, warmup, runs,
+                                           min_seconds)
+    result.update(
+        runtime="litert", path=str(model.path), num_threads=num_threads,
+        input_shape=list(model.input_shape), input_dtype=str(model.input_dtype),
+        size_bytes=model.size_bytes, n_images=len(images),
+        prediction=post(model.predict(pre(images[0]))),
+    )
+    return result
+
+
+def benchmark_torch(model: Any, img_size: int | Sequence[int], image_bytes: Sequence[bytes],
+                    num_threads: int = 1, warmup: int = 10, runs: int = 50, *,
+                    labels: Sequence[str] | None = None,
+                    min_seconds: float = 0.0) -> dict[str, Any]:
+    """End-to-end latency of a PyTorch model in eager mode, batch 1 (Chapter 08_benchmark).
+
+    The same pipeline as :func:`benchmark_tflite`, with ``model(x)`` under ``torch.no_grad()`` in
+    eval mode as the inference stage (on the model's device; the preprocessed array becomes a
+    tensor without a copy inside that stage). ``torch.set_num_threads(num_threads)`` holds during
+    the runs; torch's previous thread count and the model's training flag are restored
+    afterwards. Returns the same dict (``runtime="torch"``, ``img_size``, ``params``).
+    """
+    import torch
+
+    images = _check_images(image_bytes)
+    h, w = _hw(img_size)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    previous_threads = torch.get_num_threads()
+    was_training = model.training
+    try:
+        torch.set_num_threads(num_threads)
+        model.eval()
+        with torch.no_grad():
+            n_out = int(model(torch.zeros(1, 3, h, w, device=device)).numel())
+        names = _labels(labels, n_out)
+
+        def pre(data: bytes) -> np.ndarray:
+            return preprocess(data, h, w, "NCHW")
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                y = model(torch.from_numpy(x).to(device))
+            sync()
+            return y.float().cpu().numpy()
+
+        def post(logits: np.ndarray) -> tuple[str, float]:
+            return postprocess(logits, names)
+
+        result: dict[str, Any] = _run_pipeline(pre, infer, post, images, warmup, runs,
+                                               min_seconds)
+        result.update(
+            runtime="torch", num_threads=num_threads, img_size=[h, w],
+            input_shape=[1, 3, h, w], input_dtype="float32", n_images=len(images),
+            params=sum(p.numel() for p in model.parameters()),
+            prediction=post(infer(pre(images[0]))),
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+        model.train(was_training)
+    return result
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def peak_matmul_gflops(num_threads: int, n: int = 1024, runs: int = 10) -> float:
+    """Dense float32 matmul rate of this CPU in GFLOP/s (Chapter 08_benchmark).
+
+    Times ``runs`` products of two n x n float32 matrices in torch (after two warm-up products)
+    with ``torch.set_num_threads(num_threads)``, and returns 2 n^3 / (fastest time) / 1e9: the
+    practical peak of dense math here (torch's previous thread count is restored). A network of M
+    multiply-accumulates needs at least 2 M / peak seconds, so the ratio says how far a model's
+    latency is from the CPU's limit (small, depthwise-heavy networks are far from it: memory-bound).
+    """
+    import torch
+
+    if n < 1 or runs < 1:
+        raise ValueError(f"n and runs must be >= 1, got n={n}, runs={runs}")
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(num_threads)
+        g = torch.Generator().manual_seed(0)
+        a = torch.randn(n, n, generator=g)
+        b = torch.randn(n, n, generator=g)
+        out = torch.empty(n, n)
+        for _ in range(2):
+            torch.mm(a, b, out=out)
+        best = min(_timed_ns(lambda: torch.mm(a, b, out=out)) for _ in range(runs))
+    finally:
+        torch.set_num_threads(previous)
+    return 2.0 * n**3 / max(best, 1)  # FLOP / ns = GFLOP / s
+
+
+def _timed_ns(fn: Callable[[], Any]) -> int:
+    t0 = time.perf_counter_ns()
+    fn()
+    return time.perf_counter_ns() - t0
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpuinfo() -> tuple[str | None, set[str]]:
+    model, flags = None, set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and model is None:
+                model = value.strip()
+            elif key == "flags" and not flags:
+                flags = set(value.split())
+    return model, flags
+
+
+def environment_info() -> dict[str, Any]:
+    """What a latency figure depends on (Chapter 08_benchmark).
+
+    CPU model, logical cores (and those this process may use), the ISA extensions that matter for
+    inference kernels (``isa``: AVX2, AVX-512, VNNI, BF16, AMX flags from ``/proc/cpuinfo``;
+    empty where that file does not exist), torch's version, thread count and the CPU code path
+    it picked (``torch_cpu_capability``), and the versions of ai-edge-litert, litert-torch and
+    numpy, plus the 1-minute load average at the time of the call.
+    """
+    import torch
+
+    cpu, flags = _cpuinfo()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        capability = None
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = None
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "isa": {f: f in flags for f in ISA_FLAGS},
+        "torch": torch.__version__,
+        "torch_num_threads": torch.get_num_threads(),
+        "torch_cpu_capability": capability,
+        "ai_edge_litert": _version("ai-edge-litert"),
+        "litert_torch": _version("litert-torch"),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_1min": load,
+    }
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def to_jsonable(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A benchmark result with its :class:`LatencyStats` turned into dicts (Chapter 08_benchmark)."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, LatencyStats):
+            out[key] = value.as_dict()
+        elif isinstance(value, Mapping):
+            out[key] = to_jsonable(value)
+        elif isinstance(value, tuple):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """The four stages of a benchmark result as a fixed-width text table (Chapter 08_benchmark)."""
+    head = f"{'stage':<12} {'median':>9} {'q1':>9} {'q3':>9} {'iqr':>9} {'min':>9} {'mean':>9}  n"
+    lines = [head + "   (ms)", "-" * (len(head) + 5)]
+    for stage in STAGES:
+        s = result[stage]
+        if isinstance(s, Mapping):
+            s = LatencyStats(**s)
+        lines.append(f"{stage:<12} {s.median_ms:9.3f} {s.q1_ms:9.3f} {s.q3_ms:9.3f} "
+                     f"{s.iqr_ms:9.3f} {s.min_ms:9.3f} {s.mean_ms:9.3f}  {s.n_runs}")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="roadlite latency",
+        description="End-to-end latency (preprocess + inference + postprocess) of a .tflite "
+                    "image classifier in the LiteRT interpreter (Chapter 08_benchmark).")
+    p.add_argument("model", help="path to a .tflite file with input (1,3,H,W) or (1,H,W,3)")
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    p.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")
+    p.add_argument("--image", nargs="+", default=None, metavar="IMG",
+                   help="PNG/JPEG files to use in turn (default: random images of the "
+                        "model's input size)")
+    p.add_argument("--n-random", type=int, default=4,
+                   help="number of random images when no --image is given (default 4)")
+    p.add_argument("--labels", nargs="+", default=None, help="class names, one per output")
+    p.add_argument("--json", default=None, metavar="OUT",
+                   help="also write the result and the environment to this JSON file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m roadlite.latency`` / ``roadlite latency`` (Chapter 08_benchmark)."""
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        model = load_tflite(args.model, num_threads=args.threads)
+        _, h, w = _layout(model.input_shape)
+        del model
+        if args.image:
+            images = [Path(f).read_bytes() for f in args.image]
+        else:
+            images = random_images(h, w, n=args.n_random)
+        result = benchmark_tflite(args.model, images, num_threads=args.threads,
+                                  warmup=args.warmup, runs=args.runs, labels=args.labels)
+    except (TFLiteModelError, OSError, ValueError, TypeError) as exc:
+        print(f"roadlite latency: error: {exc}", file=sys.stderr)
+        return 1
+    env = environment_info()
+    src = ", ".join(args.image) if args.image else f"{len(images)} random images"
+    print(f"{result['path']}: input {tuple(result['input_shape'])} {result['input_dtype']}, "
+          f"{result['size_bytes'] / 1e6:.3f} MB, {args.threads} thread(s), images: {src}")
+    print(f"CPU: {env['cpu']} ({env['usable_cores']} usable cores), "
+          f"ai-edge-litert {env['ai_edge_litert']}")
+    print(format_table(result))
+    if args.json:
+        from roadlite.artifacts import atomic_write_json
+
+        atomic_write_json(args.json, {"result": to_jsonable(result), "environment": env,
+                                      "images": args.image or f"random:{len(images)}"})
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

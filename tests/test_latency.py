@@ -1,0 +1,234 @@
+"""Tests of roadlite.latency (Chapter 08_benchmark).
+
+One tiny conv model is exported once per module at 32 px (a few seconds); every benchmark runs
+only a handful of times. Nothing here asserts on speed: the speed figures belong to the
+benchmark chapter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from roadlite import latency
+from roadlite.export import TFLiteModelError, export_tflite
+from roadlite.latency import (
+    STAGES,
+    LatencyStats,
+    TFLiteFileNotFoundError,
+    benchmark_tflite,
+    benchmark_torch,
+    environment_info,
+    load_tflite,
+    peak_matmul_gflops,
+    preprocess,
+    time_callable,
+)
+from roadlite.training import normalize
+
+IMG = 32
+LABELS = ["MA", "BR", "LO", "TR"]
+
+
+def _tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_tflite(tmp_path_factory):
+    model = _tiny()
+    path = export_tflite(model, tmp_path_factory.mktemp("latency") / "tiny.tflite", IMG)
+    return model, path
+
+
+def _png(h: int, w: int, seed: int = 0, fmt: str = "PNG") -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, fmt)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_stats_from_known_samples():
+    s = LatencyStats.from_samples([1_000_000 * v for v in (4, 1, 3, 2, 5)], warmup=2)
+    assert (s.median_ms, s.q1_ms, s.q3_ms, s.iqr_ms) == (3.0, 2.0, 4.0, 2.0)
+    assert (s.min_ms, s.mean_ms, s.n_runs, s.warmup) == (1.0, 3.0, 5, 2)
+    assert set(s.as_dict()) == {"median_ms", "q1_ms", "q3_ms", "iqr_ms", "min_ms", "mean_ms",
+                                "n_runs", "warmup"}
+    with pytest.raises(ValueError):
+        LatencyStats.from_samples([])
+
+
+def test_time_callable_with_a_fake_clock(monkeypatch):
+    """Each call of fn advances a fake perf_counter_ns by a known duration."""
+    durations = iter(range(1, 1000))
+    now = [0]
+    calls = []
+
+    def fn():
+        calls.append(1)
+        now[0] += next(durations) * 1_000_000  # 1 ms, 2 ms, 3 ms ...
+
+    monkeypatch.setattr(latency.time, "perf_counter_ns", lambda: now[0])
+    s = time_callable(fn, warmup=3, runs=5)
+    assert len(calls) == 8
+    # timed calls take 4, 5, 6, 7, 8 ms
+    assert (s.min_ms, s.q1_ms, s.median_ms, s.q3_ms, s.mean_ms) == (4.0, 5.0, 6.0, 7.0, 6.0)
+    assert s.n_runs == 5 and s.warmup == 3
+
+
+def test_time_callable_defaults_and_min_seconds():
+    s = time_callable(lambda: sum(range(10)))
+    assert s.n_runs == 50 and s.warmup == 10
+    assert 0 <= s.min_ms <= s.q1_ms <= s.median_ms <= s.q3_ms
+    assert s.iqr_ms == pytest.approx(s.q3_ms - s.q1_ms)
+    s = time_callable(lambda: None, warmup=0, runs=2, min_seconds=0.002)
+    assert s.n_runs > 2  # ran on until 2 ms were timed
+    with pytest.raises(ValueError):
+        time_callable(lambda: None, runs=0)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def test_preprocess_matches_training_normalisation():
+    data = _png(20, 24, seed=3)
+    x = preprocess(data, 20, 24)
+    assert x.shape == (1, 3, 20, 24) and x.dtype == np.float32 and x.flags.c_contiguous
+    raw = torch.from_numpy(np.array(Image.open(io.BytesIO(data)))).permute(2, 0, 1)[None]
+    np.testing.assert_allclose(x, normalize(raw).numpy(), atol=1e-5)
+    assert preprocess(data, 8, 8, layout="NHWC").shape == (1, 8, 8, 3)  # resized
+    assert preprocess(_png(10, 10, fmt="JPEG"), 16, 16).shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError, match="cannot decode"):
+        preprocess(b"not an image", 8, 8)
+
+
+def test_benchmark_tflite_structure(tiny_tflite):
+    model, path = tiny_tflite
+    images = [_png(48, 40, seed=i) for i in range(3)]  # resized to 32x32 in preprocessing
+    res = benchmark_tflite(path, images, num_threads=1, warmup=2, runs=5, img_size=IMG,
+                           labels=LABELS)
+    for stage in STAGES:
+        s = res[stage]
+        assert isinstance(s, LatencyStats)
+        assert s.n_runs == 5 and s.warmup == 2
+        assert 0 < s.min_ms <= s.q1_ms <= s.median_ms <= s.q3_ms
+    assert res["end_to_end"].min_ms >= res["inference"].min_ms
+    assert res["runtime"] == "litert" and res["input_shape"] == [1, 3, IMG, IMG]
+    assert res["n_images"] == 3 and res["size_bytes"] == path.stat().st_size
+    label, prob = res["prediction"]
+    with torch.no_grad():
+        ref = torch.softmax(model(torch.from_numpy(preprocess(images[0], IMG, IMG))), 1)[0]
+    assert label == LABELS[int(ref.argmax())] and prob == pytest.approx(float(ref.max()), 1e-4)
+    json.dumps(latency.to_jsonable(res))  # JSON-ready
+    assert "end_to_end" in latency.format_table(res)
+
+
+def test_benchmark_torch_restores_threads_and_mode():
+    model = _tiny().train()
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    res = benchmark_torch(model, IMG, [_png(IMG, IMG)], num_threads=target, warmup=1, runs=5)
+    assert torch.get_num_threads() == before
+    assert model.training
+    assert res["runtime"] == "torch" and res["num_threads"] == target
+    assert all(res[s].n_runs == 5 for s in STAGES)
+    assert res["prediction"][0].startswith("class_")
+    assert res["params"] == sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.tflite"
+    for exc in (TFLiteModelError, FileNotFoundError, TFLiteFileNotFoundError):
+        with pytest.raises(exc, match="nope.tflite"):
+            benchmark_tflite(missing, [_png(8, 8)], runs=1, warmup=0)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 64 + b"garbage", "truncated"])
+def test_corrupt_file(tmp_path, tiny_tflite, content):
+    if content == "truncated":
+        content = tiny_tflite[1].read_bytes()[:500]
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    with pytest.raises(TFLiteModelError, match="bad.tflite"):
+        benchmark_tflite(bad, [_png(8, 8)], runs=1, warmup=0)
+
+
+def test_wrong_image_size(tiny_tflite):
+    _, path = tiny_tflite
+    with pytest.raises(TFLiteModelError) as info:
+        benchmark_tflite(path, [_png(8, 8)], runs=1, warmup=0, img_size=64)
+    msg = str(info.value)
+    assert str(path) in msg and "(1, 3, 32, 32)" in msg and "(1, 3, 64, 64)" in msg
+    assert load_tflite(path, img_size=(IMG, IMG)).input_shape == (1, 3, IMG, IMG)
+
+
+def test_bad_arguments(tiny_tflite):
+    _, path = tiny_tflite
+    with pytest.raises(ValueError, match="empty"):
+        benchmark_tflite(path, [], runs=1)
+    with pytest.raises(ValueError, match="labels"):
+        benchmark_tflite(path, [_png(8, 8)], runs=1, labels=["a", "b"])
+    with pytest.raises(ValueError, match="cannot decode"):
+        benchmark_tflite(path, [b"nope"], runs=1, warmup=0)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def test_peak_matmul_and_environment():
+    before = torch.get_num_threads()
+    assert peak_matmul_gflops(1, n=64, runs=2) > 0
+    assert torch.get_num_threads() == before
+    env = environment_info()
+    for key in ("cpu", "cores", "isa", "torch", "torch_num_threads", "ai_edge_litert",
+                "litert_torch", "numpy"):
+        assert key in env
+    assert {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"} <= set(env["isa"])
+    json.dumps(env)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_json(tiny_tflite, tmp_path, capsys):
+    _, path = tiny_tflite
+    out = tmp_path / "res.json"
+    assert latency.main([str(path), "--runs", "5", "--warmup", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "end_to_end" in printed and "inference" in printed
+    data = json.loads(out.read_text())
+    assert data["result"]["end_to_end"]["n_runs"] == 5
+    assert data["result"]["input_shape"] == [1, 3, IMG, IMG]
+    assert data["images"] == "random:4" and "isa" in data["environment"]
+    img = tmp_path / "a.png"
+    img.write_bytes(_png(50, 50))
+    assert latency.main([str(path), "--runs", "3", "--warmup", "0", "--image", str(img)]) == 0
+    assert latency.main([str(tmp_path / "missing.tflite")]) == 1
+    assert "missing.tflite" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_as_module(tiny_tflite, tmp_path):
+    _, path = tiny_tflite
+    out = tmp_path / "m.json"
+    proc = subprocess.run([sys.executable, "-m", "roadlite.latency", str(path), "--runs", "3",
+                           "--warmup", "1", "--threads", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["result"]["num_threads"] == 1

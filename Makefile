@@ -27,7 +27,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-CHAPTERS := 01_dataset 03_eca
+CHAPTERS := 01_dataset 03_eca 04_refinement 05_distillation 06_pruning 07_quantization
 LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
 A := $(ARTIFACTS)/$(PROFILE)
 NBOUT = $(A)/$(1)/$(1).ipynb
@@ -50,10 +50,16 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	@touch $@
 
 # ---- chapters (file targets) -------------------------------------------------------------
-$(call NBOUT,01_dataset): notebooks/01_dataset.ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)
-	$(call RUN,01_dataset)
-$(call NBOUT,03_eca): notebooks/03_eca.ipynb params/$(PROFILE).yaml $(OVR) $(LIB) $(call NBOUT,01_dataset) | $(STAMP)
-	$(call RUN,03_eca)
+# Each chapter: its notebook, the profile, the overrides, lib/ and the chapters it reads.
+$(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)))
+$(foreach c,$(CHAPTERS),$(call NBOUT,$(c))):
+	$(call RUN,$(basename $(notdir $@)))
+$(call NBOUT,03_eca): $(call NBOUT,01_dataset)
+$(call NBOUT,04_refinement): $(call NBOUT,01_dataset) $(call NBOUT,03_eca)
+$(call NBOUT,05_distillation): $(call NBOUT,01_dataset) $(call NBOUT,04_refinement)
+$(call NBOUT,06_pruning): $(call NBOUT,01_dataset) $(call NBOUT,05_distillation)
+$(call NBOUT,07_quantization): $(call NBOUT,01_dataset) $(call NBOUT,03_eca) $(call NBOUT,04_refinement) \
+	$(call NBOUT,05_distillation) $(call NBOUT,06_pruning)
 
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))
 chapters: $(foreach c,$(CHAPTERS),$(call NBOUT,$(c)))

@@ -88,6 +88,40 @@ SHARED: dict[str, Param] = {
     "progress": Param(bool, "show progress bars"),
 }
 
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be > 0"
+
+
+def _open_unit_interval(v: Any) -> str | None:
+    return None if 0.0 < v < 1.0 else "must lie strictly between 0 and 1"
+
+
+def _ratios(v: Any) -> str | None:
+    if not v:
+        return "must be a non-empty list"
+    bad = [r for r in v if isinstance(r, bool) or not isinstance(r, (int, float))
+           or not 0.0 < r < 1.0]
+    return f"has values outside (0, 1): {bad}" if bad else None
+
+
+# The training parameters of every chapter that trains a classifier (roadlite.training.fit).
+TRAINING: dict[str, Param] = {
+    "epochs": Param(int, "training epochs per model", min=1, max=1000),
+    "batch_size": Param(int, "mini-batch size", min=1, max=4096),
+    "optimizer": Param(str, "optimizer (authors' code: sgd; paper text: rmsprop)",
+                       choices=("sgd", "rmsprop", "adam")),
+    "lr": Param(float, "initial learning rate", min=1e-7, max=10.0),
+    "momentum": Param(float, "SGD/RMSProp momentum", min=0.0, max=0.999),
+    "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
+    "scheduler": Param(str, "learning-rate schedule (authors: plateau on val accuracy)",
+                       choices=("plateau", "cosine", "none")),
+    "plateau_patience": Param(int, "epochs without improvement before the LR drops",
+                              min=0, max=100),
+    "warmup_epochs": Param(int, "epochs of linear learning-rate warm-up", min=0, max=100),
+    "augment": Param(bool, "random flips during training (the authors' code: none)"),
+    "channels_last": Param(bool, "channels_last memory format (faster on CPU)"),
+}
+
 CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     "01_dataset": {
         "data_root": Param(str, "a real dataset to use instead of the generated one "
@@ -105,23 +139,41 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                                min=2, max=256),
     },
     "03_eca": {
-        "epochs": Param(int, "training epochs per model", min=1, max=1000),
-        "batch_size": Param(int, "mini-batch size", min=1, max=4096),
-        "optimizer": Param(str, "optimizer (authors' code: sgd; paper text: rmsprop)",
-                           choices=("sgd", "rmsprop", "adam")),
-        "lr": Param(float, "initial learning rate", min=1e-7, max=10.0),
-        "momentum": Param(float, "SGD/RMSProp momentum", min=0.0, max=0.999),
-        "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
-        "scheduler": Param(str, "learning-rate schedule (authors: plateau on val accuracy)",
-                           choices=("plateau", "cosine", "none")),
-        "plateau_patience": Param(int, "epochs without improvement before the LR drops",
-                                  min=0, max=100),
-        "warmup_epochs": Param(int, "epochs of linear learning-rate warm-up", min=0, max=100),
-        "augment": Param(bool, "random flips during training (the authors' code: none)"),
-        "channels_last": Param(bool, "channels_last memory format (faster on CPU)"),
+        **TRAINING,
         "eca_variant": Param(str, "'paper': baseline + ECA; 'authors': the authors' code "
                                   "(stem 24, head 640)", choices=("paper", "authors")),
         "export_tflite": Param(bool, "export both models to .tflite and compare with PyTorch"),
+    },
+    "04_refinement": {**TRAINING},
+    "05_distillation": {
+        **TRAINING,
+        "teacher_epochs": Param(int, "training epochs of the ResNet-18 teacher", min=1, max=1000),
+        "teacher_lr": Param(float, "initial learning rate of the teacher", min=1e-7, max=10.0),
+        "teacher_pretrained": Param(bool, "start the teacher from ImageNet weights (needs "
+                                          "internet; the authors' choice)"),
+        "temperature": Param(float, "distillation temperature T", min=1e-3, max=100.0,
+                             check=_positive),
+        "alpha": Param(float, "weight alpha of the soft (teacher) term", min=0.0, max=1.0),
+        "l1_lambda": Param(float, "weight lambda of the L1 sparsity term", min=0.0, max=1.0),
+        "kd_without_l1": Param(bool, "also train the student with KD but without the L1 term"),
+    },
+    "06_pruning": {
+        **TRAINING,
+        "pruning_ratio": Param(float, "share of the channels removed from every convolution",
+                               check=_open_unit_interval),
+        "pruning_steps": Param(int, "iterative pruning steps (each followed by fine-tuning)",
+                               min=1, max=100),
+        "temperature": Param(float, "distillation temperature T of the fine-tuning", min=1e-3,
+                             max=100.0, check=_positive),
+        "alpha": Param(float, "weight alpha of the soft term in the fine-tuning", min=0.0,
+                       max=1.0),
+        "sensitivity_ratios": Param(list, "ratios of the per-group sensitivity scan",
+                                    check=_ratios),
+    },
+    "07_quantization": {
+        "calibration_images": Param(int, "training images that calibrate static INT8",
+                                    min=1, max=100_000),
+        "eval_threads": Param(int, "interpreter threads for the accuracy runs", min=1, max=256),
     },
 }
 
@@ -129,6 +181,11 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
 UPSTREAM: dict[str, tuple[str, ...]] = {
     "01_dataset": (),
     "03_eca": ("01_dataset",),
+    "04_refinement": ("01_dataset", "03_eca"),
+    "05_distillation": ("01_dataset", "04_refinement"),
+    "06_pruning": ("01_dataset", "05_distillation"),
+    "07_quantization": ("01_dataset", "03_eca", "04_refinement", "05_distillation",
+                        "06_pruning"),
 }
 
 CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMS)
@@ -195,13 +252,14 @@ def check_value(chapter: str, name: str, value: Any) -> Any:
 def parameters_from_namespace(ns: Mapping[str, Any]) -> dict[str, Any]:
     """Pick the parameter-like names out of a notebook's ``globals()``.
 
-    Modules, functions, classes, IPython's own names and ``_private`` names are left out; what
+    Modules, functions, classes, IPython's own names, ``_private`` names and UPPER_CASE
+    constants are left out; what
     remains is what the parameters cell (and papermill's injected cell) defined.
     """
     out = {}
     for k, v in ns.items():
-        if k.startswith("_") or k in _NOT_PARAMS:
-            continue
+        if k.startswith("_") or k in _NOT_PARAMS or (k.isupper() and len(k) > 1):
+            continue  # private names, IPython's names, CONSTANTS
         if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
             continue
         if callable(v):

@@ -102,18 +102,107 @@ def eca_gate_plot(gates: Mapping[str, np.ndarray], max_cols: int = 4):
     return fig
 
 
-def paper_vs_ours(labels: Sequence[str], paper: Sequence[float], ours: Sequence[float],
-                  paper_err: Sequence[float] | None = None, ylabel: str = "accuracy (%)"):
-    """Chapters 03-09: grouped bars of the paper's numbers (labelled as such) beside ours."""
+def paper_vs_ours(labels: Sequence[str], paper: Sequence[float | None], ours: Sequence[float],
+                  paper_err: Sequence[float] | None = None, ylabel: str = "accuracy (%)",
+                  log: bool = False, fmt: str = "{:.1f}"):
+    """Chapters 03-09: grouped bars of the paper's numbers (labelled as such) beside ours.
+
+    A missing paper value (None) leaves its bar out.
+    """
     x = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(1.8 * len(labels) + 2, 3.2))
-    ax.bar(x - 0.2, paper, 0.4, yerr=paper_err, label="paper (its data, 512 px)", color="0.6")
+    fig, ax = plt.subplots(figsize=(1.6 * len(labels) + 2, 3.2))
+    paper_v = [np.nan if v is None else v for v in paper]
+    ax.bar(x - 0.2, paper_v, 0.4, yerr=paper_err, label="paper (its data and devices)",
+           color="0.6")
     ax.bar(x + 0.2, ours, 0.4, label="this run", color="C0")
     for xi, v in zip(x, ours, strict=True):
-        ax.text(xi + 0.2, v + 0.5, f"{v:.1f}", ha="center", fontsize=8)
-    ax.set_xticks(x, labels)
+        ax.annotate(fmt.format(v), (xi + 0.2, v), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_ylim(0, 105)
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, 1.12 * np.nanmax([*paper_v, *ours]))
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def block_bars(tables: Mapping[str, object], title: str = "Where parameters and MACs sit"):
+    """Chapter 04_refinement: parameters and MACs per part (stem, blocks, head) of each model.
+
+    ``tables`` maps a model name to its :func:`roadlite.models.summary.block_table` (without the
+    total row). Bars are in the order of the network, so the reader sees the late, wide blocks
+    carry the parameters and the early, high-resolution ones the MACs.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for i, (name, t) in enumerate(tables.items()):
+        t = t[t["part"] != "total"]
+        x = np.arange(len(t))
+        for ax, col, scale, unit in ((axes[0], "params", 1e3, "k parameters"),
+                                     (axes[1], "macs", 1e6, "M MACs")):
+            ax.plot(x, t[col].to_numpy(dtype=float) / scale, "o-", color=f"C{i}", label=name,
+                    ms=3)
+            ax.set_ylabel(unit)
+    for ax in axes:
+        ax.set_xlabel("part of the network (stem ... head, classifier)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("parameters per part")
+    axes[1].set_title("MACs per part")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def distributions(samples: Mapping[str, np.ndarray], xlabel: str, title: str,
+                  log_x: bool = True, bins: int = 80):
+    """Chapter 05_distillation: histograms of |values| per model (e.g. BN scales |gamma|).
+
+    On a log axis the L1 term's effect shows as mass pushed towards zero.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    arrays = {k: np.abs(np.asarray(v, dtype=float)) for k, v in samples.items()}
+    lo = max(1e-6, min(float(a[a > 0].min()) for a in arrays.values() if (a > 0).any()))
+    hi = max(float(a.max()) for a in arrays.values())
+    edges = np.logspace(np.log10(lo), np.log10(hi), bins) if log_x else np.linspace(0, hi, bins)
+    for i, (name, a) in enumerate(arrays.items()):
+        ax.hist(np.clip(a, lo, None), bins=edges, histtype="step", lw=1.6, color=f"C{i}",
+                label=name, density=True)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_heatmap(df, value: str = "accuracy_drop",
+                        title: str = "Accuracy drop when one group is pruned"):
+    """Chapter 06_pruning: group x ratio heatmap of a sensitivity scan."""
+    import seaborn as sns
+
+    table = df.pivot(index="group", columns="ratio", values=value)
+    table = table.reindex(list(dict.fromkeys(df["group"])))
+    fig, ax = plt.subplots(figsize=(1.3 * len(table.columns) + 2.5, 0.42 * len(table) + 1.2))
+    sns.heatmap(100 * table, annot=True, fmt=".1f", cmap="rocket_r", ax=ax,
+                cbar_kws={"label": "points"})
+    ax.set(xlabel="share of channels removed", ylabel="", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_parts(history: Sequence[Mapping[str, float]], keys: Sequence[str],
+               window: int = 20, title: str = "Loss terms during distillation"):
+    """Chapter 05_distillation: the terms of the KD loss per training batch (moving average)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for i, k in enumerate(keys):
+        v = np.array([h[k] for h in history], dtype=float)
+        if len(v) >= window:
+            v = np.convolve(v, np.ones(window) / window, mode="valid")
+        ax.plot(v, color=f"C{i}", label=k)
+    ax.set(xlabel="training batch", ylabel="value", title=title, yscale="log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -87,3 +87,55 @@ def grid_samples(df: pd.DataFrame, rows: list[str], n_cols: int = 4, split: str 
         images.append(row_i)
         masks.append(row_m)
     return images, masks, cols
+
+
+def evaluate_and_save(run, key: str, model, arch: str, task: ClassificationTask, img_size: int,
+                      fit_result=None, channels_last: bool = True, pruned: bool = False) -> dict:
+    """Chapters 03-06: test a trained classifier and keep what later chapters read.
+
+    Writes ``predictions/<key>.npz`` (true labels, logits, class names: chapter 09 builds its
+    confusion matrices from them) and ``models/<key>.pt`` (a RoadLite checkpoint; pruned networks
+    with their pruning plan), and returns the model's entry of ``metrics["models"]``.
+    """
+    from roadlite.models.checkpoint import save_model
+    from roadlite.models.summary import count_macs, count_params
+    from roadlite.prune import save_pruned
+    from roadlite.training import accuracy, predict_logits
+
+    x_te, y_te = task.test
+    logits = predict_logits(model, x_te, channels_last=channels_last)
+    np.savez(run.path("predictions", f"{key}.npz"), y_true=y_te.numpy(), logits=logits.numpy(),
+             classes=np.array(task.classes))
+    model = model.cpu().to(memory_format=torch.contiguous_format)
+    meta = {"classes": task.classes, "img_size": img_size, "chapter": run.chapter, "key": key}
+    saver = save_pruned if pruned else save_model
+    saver(model, run.path("models", f"{key}.pt"), arch=arch, meta=meta)
+    entry = {"architecture": arch, "accuracy": accuracy(logits, y_te),
+             "params": count_params(model), "macs": count_macs(model, img_size),
+             "checkpoint": f"models/{key}.pt"}
+    if fit_result is not None:
+        speeds = [h["train_images_per_s"] for h in fit_result.history]
+        entry.update(best_epoch=fit_result.best_epoch,
+                     best_val_accuracy=fit_result.best_val_accuracy,
+                     train_seconds=fit_result.train_seconds,
+                     train_images_per_s=float(np.median(speeds)) if speeds else None)
+    return entry
+
+
+def load_chapter_model(chapter_dir: str | Path, key: str, num_classes: int):
+    """Chapters 06-09: load model ``key`` that chapter ``chapter_dir`` trained and saved.
+
+    The architecture comes from the chapter's ``metrics.json``; a pruned network (its checkpoint
+    holds a pruning plan) is rebuilt with :func:`roadlite.prune.load_pruned`.
+    """
+    import json
+
+    from roadlite.models.checkpoint import load_model, read_checkpoint
+    from roadlite.prune import load_pruned
+
+    chapter_dir = Path(chapter_dir)
+    entry = json.loads((chapter_dir / "metrics.json").read_text())["models"][key]
+    path = chapter_dir / entry.get("checkpoint", f"models/{key}.pt")
+    if "pruning_plan" in read_checkpoint(path):
+        return load_pruned(path, arch=entry["architecture"]).eval()
+    return load_model(path, arch=entry["architecture"], num_classes=num_classes).eval()

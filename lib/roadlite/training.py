@@ -29,9 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from roadlite.artifacts import atomic_path
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD, normalize  # noqa: F401 (re-export)
 
 Criterion = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -55,6 +53,15 @@ class TrainConfig:
     seed: int = 0
     extra: dict = field(default_factory=dict)  # e.g. a loss's hyper-parameters
 
+    @classmethod
+    def from_params(cls, params: dict, **changes) -> TrainConfig:
+        """The configuration from a chapter's validated parameters (the TRAINING schema), with
+        ``changes`` on top (e.g. ``epochs=P.teacher_epochs``)."""
+        names = [f for f in cls.__dataclass_fields__ if f != "extra"]
+        values = {k: params[k] for k in names if k in params}
+        values.update(changes)
+        return cls(**values)
+
     def fingerprint(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -67,13 +74,6 @@ class FitResult:
     best_val_accuracy: float
     resumed_from_epoch: int
     train_seconds: float
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """uint8 [N,3,H,W] -> float, scaled to [0,1] and normalised with ImageNet mean/std."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
-    return (x.float().div_(255.0) - mean) / std
 
 
 def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,

@@ -11,15 +11,18 @@ would land outside the target folder.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
 import stat
+import sys
 import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -38,7 +41,8 @@ class UnsafeArchiveError(DataError):
 class DatasetInfo:
     """One entry of :data:`DATASETS` (Chapter 01_dataset).
 
-    ``urls``: direct download URLs (empty when the set must be fetched by hand);
+    ``task``: what the labels are for; ``urls``: direct download URLs (empty when the set must
+    be fetched by hand);
     ``sha256``: one expected hash per URL, ``None`` where not yet known; ``layout``: what the
     extracted folder looks like and which scanner reads it; ``licence``: as the source states it;
     ``instructions``: how to get it by hand.
@@ -51,6 +55,7 @@ class DatasetInfo:
     licence: str
     instructions: str
     scanner: str | None = None
+    task: str = ""
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -58,6 +63,7 @@ DATASETS: dict[str, DatasetInfo] = {
     for d in (
         DatasetInfo(
             name="deepcrack",
+            task="crack segmentation",
             urls=(
                 "https://github.com/yhlleo/DeepCrack/raw/"
                 "8202a60701068645c883ed68b95fd3f30914d90c/dataset/DeepCrack.zip",
@@ -72,6 +78,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="cfd",
+            task="crack segmentation",
             urls=(
                 "https://github.com/cuilimeng/CrackForest-dataset/archive/"
                 "ed57c2d96754e6c7d105805cd29aeeb3a799f267.zip",
@@ -86,6 +93,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="rdd2020",
+            task="road-damage detection",
             urls=tuple(
                 "https://mycityreport.s3-ap-northeast-1.amazonaws.com/02_RoadDamageDataset/"
                 f"public_data/IEEE_bigdata_RDD2020/{f}"
@@ -99,9 +107,8 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="ultralytics-crack-seg",
-            urls=(
-                "https://github.com/ultralytics/assets/releases/download/v0.0.0/crack-seg.zip",
-            ),
+            task="crack segmentation (polygons)",
+            urls=("https://github.com/ultralytics/assets/releases/download/v0.0.0/crack-seg.zip",),
             sha256=(None,),
             layout="4,029 images with YOLO polygon labels; not read by the book's scanners",
             licence="AGPL-3.0",
@@ -109,6 +116,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="mobilitenet",
+            task="4-class distress classification",
             urls=(),
             sha256=(),
             layout="ImageFolder {train,val,test}/{Alligator,Breakmarking,Longitudinal,"
@@ -121,6 +129,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="ozgenel-40k",
+            task="crack / no-crack classification",
             urls=(),
             sha256=(),
             layout="Positive/*.jpg + Negative/*.jpg, 20,000 each, 227x227 (scan_ozgenel)",
@@ -132,6 +141,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="ozgenel-segmentation",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="458 high-resolution images with crack masks",
@@ -141,6 +151,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="fphb-bundle",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="CRACK500, GAPs384, CrackTree200, CFD, AEL (images + masks)",
@@ -152,6 +163,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="qinnzou-deepcrack",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="CrackTree260, CRKWH100, CrackLS315, Stone331 (images + masks)",
@@ -162,6 +174,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="khanhha-crack-segmentation",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="~11k merged crack images with masks",
@@ -171,6 +184,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="uav75",
+            task="crack segmentation (bridges)",
             urls=(),
             sha256=(),
             layout="{train,val,test}_img/*.jpg + *_lab/*.png; crack = 255, planking = 204: "
@@ -182,6 +196,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="rdd2022",
+            task="road-damage detection",
             urls=(),
             sha256=(),
             layout="road-damage detection; not read by the book's scanners",
@@ -192,6 +207,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="udtiri",
+            task="road distress segmentation",
             urls=(),
             sha256=(),
             layout="road surface distress",
@@ -201,6 +217,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="transportation-infrastructure-crack",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="crack images",
@@ -210,6 +227,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="cracks-semantic-segmentation",
+            task="crack segmentation",
             urls=(),
             sha256=(),
             layout="Cracks-200/1K/4K images + masks",
@@ -219,6 +237,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="sdnet2018",
+            task="crack / no-crack classification",
             urls=(),
             sha256=(),
             layout="crack / no crack on concrete decks, walls and pavements",
@@ -267,8 +286,9 @@ def download(
         req = urllib.request.Request(url, headers={"User-Agent": "roadlite"})
         with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as f:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+            ) as bar:
                 while chunk := resp.read(1 << 20):
                     f.write(chunk)
                     h.update(chunk)
@@ -402,9 +422,15 @@ def fetch_dataset(
     downloads.mkdir(parents=True, exist_ok=True)
     for url, sha in zip(info.urls, info.sha256, strict=True):
         file = downloads / _filename_from_url(url)
+        if file.exists() and sha is not None:
+            from .manifest import sha256_file
+
+            if sha256_file(file) != sha.lower():
+                file.unlink()  # a stale or damaged earlier download
         if not file.exists():
-            download(url, file, sha, allow_unknown_checksum=allow_unknown_checksum,
-                     progress=progress)
+            download(
+                url, file, sha, allow_unknown_checksum=allow_unknown_checksum, progress=progress
+            )
         safe_extract(file, folder)
     if name == "cfd":
         from .real import prepare_cfd_masks
@@ -413,3 +439,42 @@ def fetch_dataset(
         if inner is not None:
             prepare_cfd_masks(inner)
     return folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m roadlite.data.download --list | NAME DEST [--allow-unknown-checksum]``.
+
+    Chapter 01_dataset. Lists the registry, or fetches one data set (needs internet).
+    """
+    ap = argparse.ArgumentParser(
+        prog="python -m roadlite.data.download",
+        description="Download a public crack / road-distress data set (SHA-256 checked).",
+    )
+    ap.add_argument("--list", action="store_true", help="list the known data sets")
+    ap.add_argument("name", nargs="?", help="data set name (see --list)")
+    ap.add_argument("dest", nargs="?", default="data", help="folder to put it in (./data)")
+    ap.add_argument(
+        "--allow-unknown-checksum",
+        action="store_true",
+        help="download even where no SHA-256 is pinned yet (the hash is printed)",
+    )
+    args = ap.parse_args(list(argv) if argv is not None else None)
+    if args.list or not args.name:
+        for name, info in sorted(DATASETS.items()):
+            how = "direct download" if info.urls else "by hand"
+            print(f"{name:38s} {info.task:34s} {how}")
+            print(f"{'':38s} {info.licence}")
+        return 0
+    try:
+        folder = fetch_dataset(
+            args.name, args.dest, allow_unknown_checksum=args.allow_unknown_checksum
+        )
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,7 @@ spends its time in the model, not in the data pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -115,84 +115,3 @@ def load_split(
     if m is not None:
         return xt, yt, torch.from_numpy(m)
     return xt, yt
-
-
-class BatchIterator:
-    """Shuffled, normalised mini-batches from in-memory uint8 tensors (Chapter 01_dataset).
-
-    ``for xb, yb in BatchIterator(x, y, 64, seed=0, augment=True): ...`` (or ``xb, yb, mb``
-    when ``masks`` is given). Each pass is one epoch; the order and flips come from a
-    ``torch.Generator`` seeded once, so a run is reproducible and epochs differ. ``augment``
-    flips images (and masks) horizontally and / or vertically, each with probability 1/2;
-    this keeps a crack's orientation class (longitudinal stays longitudinal). Batches are
-    built by tensor indexing only, optionally moved to ``device`` as uint8 first, and returned
-    in ``channels_last`` memory format when asked.
-    """
-
-    def __init__(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_size: int = 64,
-        *,
-        masks: torch.Tensor | None = None,
-        shuffle: bool = True,
-        augment: bool = False,
-        hflip: bool = True,
-        vflip: bool = True,
-        seed: int = 0,
-        channels_last: bool = False,
-        drop_last: bool = False,
-        device: str | torch.device | None = None,
-        normalized: bool = True,
-    ) -> None:
-        if x.dtype != torch.uint8 or x.ndim != 4:
-            raise TypeError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
-        if len(y) != len(x) or (masks is not None and len(masks) != len(x)):
-            raise ValueError("x, y (and masks) must have the same length")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.x, self.y, self.masks = x, y, masks
-        self.batch_size = int(batch_size)
-        self.shuffle, self.augment = shuffle, augment
-        self.hflip, self.vflip = hflip, vflip
-        self.channels_last, self.drop_last = channels_last, drop_last
-        self.device = torch.device(device) if device is not None else None
-        self.normalized = normalized
-        self.generator = torch.Generator().manual_seed(int(seed))
-
-    def __len__(self) -> int:
-        n = len(self.x)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def _flip(self, t: torch.Tensor, flags: torch.Tensor, dim: int) -> torch.Tensor:
-        return torch.where(flags.view(-1, 1, 1, 1), t.flip(dim), t)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        n = len(self.x)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
-        else:
-            order = torch.arange(n)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            xb, yb = self.x[idx], self.y[idx]
-            mb = self.masks[idx] if self.masks is not None else None
-            if self.augment:
-                k = len(idx)
-                fh = torch.rand(k, generator=self.generator) < 0.5
-                fv = torch.rand(k, generator=self.generator) < 0.5
-                if self.hflip:
-                    xb = self._flip(xb, fh, -1)
-                    mb = self._flip(mb, fh, -1) if mb is not None else None
-                if self.vflip:
-                    xb = self._flip(xb, fv, -2)
-                    mb = self._flip(mb, fv, -2) if mb is not None else None
-            if self.device is not None:
-                xb, yb = xb.to(self.device), yb.to(self.device)
-                mb = mb.to(self.device) if mb is not None else None
-            if self.normalized:
-                xb = normalize(xb)
-            if self.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yield (xb, yb) if mb is None else (xb, yb, mb)

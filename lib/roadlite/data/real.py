@@ -101,24 +101,54 @@ def _report_empty(empty: list[str], on_empty: str) -> None:
     logger.warning(text)
 
 
+def pixel_key(path: str | os.PathLike) -> str:
+    """SHA-256 of an image's decoded pixels (mode, size, bytes); Chapter 01_dataset.
+
+    Equal for byte-identical files and for re-saved copies with identical pixels (Özgenel's
+    set has one such pair besides its byte-identical ones). Falls back to the file hash when
+    the image does not decode (validation reports that file later).
+    """
+    import hashlib
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            h = hashlib.sha256(f"{im.mode}|{im.size}|".encode())
+            h.update(im.tobytes())
+            return "px:" + h.hexdigest()
+    except Exception:
+        return "file:" + sha256_file(path)
+
+
 def split_by_seed(
     df: pd.DataFrame,
     seed: int = 0,
     val_frac: float = 0.2,
     test_frac: float = 0.2,
     stratify: bool = True,
+    group_by: str = "pixels",
 ) -> pd.DataFrame:
     """Assign ``split`` (train / val / test) to every row, deterministically (Chapter 01).
 
-    Stratified by class when ``stratify``; rows with the same ``sha256`` are one group and
-    share a split. Each class with at least 3 groups gets at least one val and one test group
-    when the fractions are positive.
+    Stratified by class when ``stratify``. Copies of one image form a group that shares a
+    split: ``group_by="pixels"`` (default) groups identical decoded pixels (see
+    :func:`pixel_key`), ``"sha256"`` identical file bytes. Each class with at least 3 groups
+    gets at least one val and one test group when the fractions are positive.
     """
     if val_frac < 0 or test_frac < 0 or val_frac + test_frac >= 1:
-        raise ValueError(f"need 0 <= val_frac, test_frac and val_frac + test_frac < 1, "
-                         f"got {val_frac}, {test_frac}")
+        raise ValueError(
+            f"need 0 <= val_frac, test_frac and val_frac + test_frac < 1, "
+            f"got {val_frac}, {test_frac}"
+        )
+    if group_by not in ("pixels", "sha256"):
+        raise ValueError(f"group_by must be 'pixels' or 'sha256', got {group_by!r}")
     df = df.sort_values("path", kind="stable").reset_index(drop=True)
-    keys = [s if s else p for s, p in zip(df["sha256"], df["path"], strict=True)]
+    if group_by == "pixels":
+        keys = [pixel_key(p) for p in df["path"]]
+    else:
+        keys = [s if s else p for s, p in zip(df["sha256"], df["path"], strict=True)]
     rng = np.random.default_rng(seed)
     assigned: dict[str, str] = {}
     groups = sorted(set(df["class"])) if stratify else [None]
@@ -173,8 +203,9 @@ def scan_imagefolder(
         raise DataError(f"{root}: no such folder")
     cmap = MOBILITENET_CLASS_MAP if class_map is None else class_map
     subdirs = _visible_dirs(root)
-    split_dirs = [(SPLIT_ALIASES[d.name.lower()], d) for d in subdirs
-                  if d.name.lower() in SPLIT_ALIASES]
+    split_dirs = [
+        (SPLIT_ALIASES[d.name.lower()], d) for d in subdirs if d.name.lower() in SPLIT_ALIASES
+    ]
     rows: list[dict[str, str]] = []
     empty: list[str] = []
 

@@ -4,7 +4,8 @@ Chapter 01_dataset teaches this module. :func:`validate_manifest` checks:
 
 - every image exists, opens and fully decodes (a truncated file is an error naming it), and its
   bytes match the manifest's ``sha256`` when one is given;
-- every mask exists, decodes and has the image's size (``check_masks``);
+- every mask exists, decodes and has the image's size (``check_masks``); one non-empty mask
+  shared by two different images is a warning (an annotation mix-up);
 - the same image bytes in two splits (train/test leakage) is an error naming both files; the
   same bytes twice within one split is a warning (kept); the same bytes under two different
   classes is an error (the label is ambiguous);
@@ -65,7 +66,7 @@ def _thumbnail(im: Any, side: int = 16) -> np.ndarray:
     return t / max(float(t.std()), 1.0)
 
 
-def _near_pairs(a: np.ndarray, b: np.ndarray, threshold: float, block: int = 1024):
+def _near_pairs(a: np.ndarray, b: np.ndarray, threshold: float, block: int = 512):
     """Index pairs (i, j, distance) with RMS distance between rows a[i], b[j] below threshold."""
     out = []
     if len(a) == 0 or len(b) == 0:
@@ -152,6 +153,7 @@ def validate_manifest(
             bad[i] = True
 
     hashes = [""] * n
+    mask_groups: dict[str, list[int]] = defaultdict(list)
     thumbs = np.zeros((n, 256), dtype=np.float32)
     rows = zip(df["path"].tolist(), df["mask_path"].tolist(), df["sha256"].tolist(), strict=True)
     for i, (path, mask_path, sha) in enumerate(
@@ -180,6 +182,10 @@ def validate_manifest(
                 with Image.open(mask_path) as m:
                     m.load()
                     msize = m.size
+                    if m.getbbox() is not None:  # non-empty: remember its pixels
+                        mh = hashlib.sha256(f"{m.mode}|{m.size}|".encode())
+                        mh.update(m.tobytes())
+                        mask_groups[mh.hexdigest()].append(i)
             except FileNotFoundError:
                 problem(i, mask_path, f"mask file missing (image {path})")
                 continue
@@ -198,6 +204,18 @@ def validate_manifest(
     splits = df["split"].tolist()
     classes = df["class"].tolist()
     paths = df["path"].tolist()
+
+    # one non-empty mask for two different images: most likely an annotation mix-up
+    for members in mask_groups.values():
+        for i in members[1:]:
+            if hashes[i] != hashes[members[0]] and not bad[i]:
+                problem(
+                    i,
+                    str(df.at[i, "mask_path"]),
+                    f"mask has the same pixels as {df.at[members[0], 'mask_path']}, the mask of "
+                    f"a different image ({paths[members[0]]}); check the annotation",
+                    "warning",
+                )
 
     # exact duplicates
     groups: dict[str, list[int]] = defaultdict(list)
@@ -233,16 +251,29 @@ def validate_manifest(
                     "warning",
                 )
 
-    # near-duplicates across splits
+    # near-duplicates (the same picture re-encoded): across splits an error, within a warning
     present = sorted({s for i, s in enumerate(splits) if not bad[i]}, key=_split_rank)
-    if near_duplicates and len(present) > 1:
+    if near_duplicates:
         idx = {s: [i for i in range(n) if splits[i] == s and not bad[i]] for s in present}
+        flagged: set[int] = set()
         for ai, sa in enumerate(present):
-            for sb in present[ai + 1 :]:
+            for sb in present[ai:]:
                 ia, ib = idx[sa], idx[sb]
                 for p, q, dist in _near_pairs(thumbs[ia], thumbs[ib], near_duplicate_threshold):
                     i, j = ia[p], ib[q]
-                    if (i, j) in exact_pairs or bad[j]:
+                    if sa == sb and not p < q:
+                        continue
+                    if (i, j) in exact_pairs or bad[j] or j in flagged:
+                        continue
+                    flagged.add(j)
+                    if sa == sb:
+                        problem(
+                            j,
+                            paths[j],
+                            f"near-duplicate of {paths[i]} within split {sa} (thumbnail "
+                            f"distance {dist:.3f}; kept)",
+                            "warning",
+                        )
                         continue
                     problem(
                         j,
@@ -309,8 +340,7 @@ def validate_manifest(
         write_report(problems + empty, report_path)
     if empty:
         raise DataError(
-            "empty class(es) in a split:\n"
-            + "\n".join(f"  - {p['problem']}" for p in empty)
+            "empty class(es) in a split:\n" + "\n".join(f"  - {p['problem']}" for p in empty)
         )
     if errors or warnings_:
         logger.warning(

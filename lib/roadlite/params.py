@@ -122,6 +122,19 @@ TRAINING: dict[str, Param] = {
     "channels_last": Param(bool, "channels_last memory format (faster on CPU)"),
 }
 
+# Chapters 03-06 can train on chapter 02's augmented training set instead of chapter 01's.
+TRAIN_DATA = {"train_data": Param(str, "training images: 'original' (chapter 01) or 'gan' "
+                                       "(chapter 01 + chapter 02's synthetic images)",
+                                  choices=("original", "gan"))}
+
+
+def _gan_size(v: Any) -> str | None:
+    from roadlite.gan import VALID_SIZES
+
+    return None if v in VALID_SIZES else (
+        f"cannot be produced by the generator; it makes {list(VALID_SIZES)} pixels")
+
+
 CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     "01_dataset": {
         "data_root": Param(str, "a real dataset to use instead of the generated one "
@@ -138,15 +151,31 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "baseline_bins": Param(int, "bins per channel of the colour-histogram baseline",
                                min=2, max=256),
     },
+    "02_gan": {
+        **TRAINING,
+        "gan_size": Param(int, "size (pixels) of the GAN's images", check=_gan_size),
+        "gan_iterations": Param(int, "generator iterations (each after 5 critic iterations)",
+                                min=1, max=10_000_000),
+        "gan_batch_size": Param(int, "GAN mini-batch size", min=2, max=4096),
+        "gan_base_channels": Param(int, "width of the generator and critic", min=4, max=1024),
+        "n_synthetic_train_per_class": Param(int, "synthetic training images per class "
+                                                  "(paper: 4000)", min=0, max=1_000_000),
+        "n_synthetic_val_per_class": Param(int, "synthetic validation images per class "
+                                                "(paper: 500)", min=0, max=1_000_000),
+        "classifier": Param(str, "the classifier trained with and without the GAN images",
+                            choices=("mobilenet_v2", "eca_mobilenet_v2", "refined_mobilenet_v2")),
+    },
     "03_eca": {
         **TRAINING,
+        **TRAIN_DATA,
         "eca_variant": Param(str, "'paper': baseline + ECA; 'authors': the authors' code "
                                   "(stem 24, head 640)", choices=("paper", "authors")),
         "export_tflite": Param(bool, "export both models to .tflite and compare with PyTorch"),
     },
-    "04_refinement": {**TRAINING},
+    "04_refinement": {**TRAINING, **TRAIN_DATA},
     "05_distillation": {
         **TRAINING,
+        **TRAIN_DATA,
         "teacher_epochs": Param(int, "training epochs of the ResNet-18 teacher", min=1, max=1000),
         "teacher_lr": Param(float, "initial learning rate of the teacher", min=1e-7, max=10.0),
         "teacher_pretrained": Param(bool, "start the teacher from ImageNet weights (needs "
@@ -159,6 +188,7 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     },
     "06_pruning": {
         **TRAINING,
+        **TRAIN_DATA,
         "pruning_ratio": Param(float, "share of the channels removed from every convolution",
                                check=_open_unit_interval),
         "pruning_steps": Param(int, "iterative pruning steps (each followed by fine-tuning)",
@@ -175,17 +205,36 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                                     min=1, max=100_000),
         "eval_threads": Param(int, "interpreter threads for the accuracy runs", min=1, max=256),
     },
+    "08_benchmark": {
+        "runs": Param(int, "timed runs per model, runtime and thread count", min=50,
+                      max=100_000),
+        "warmup": Param(int, "untimed warm-up runs before the timed ones", min=1, max=10_000),
+        "all_threads": Param(int, "the 'all cores' thread count (0 = os.cpu_count())", min=0,
+                             max=256),
+        "n_images": Param(int, "test images the runs cycle through", min=1, max=10_000),
+    },
+    "09_confusion": {
+        "n_boot": Param(int, "bootstrap resamples for intervals and the paired test", min=100,
+                        max=1_000_000),
+        "ci_level": Param(float, "confidence level of the intervals",
+                          check=_open_unit_interval),
+    },
 }
 
 # Which earlier chapters a chapter reads (their metrics.json must exist).
 UPSTREAM: dict[str, tuple[str, ...]] = {
     "01_dataset": (),
+    "02_gan": ("01_dataset",),
     "03_eca": ("01_dataset",),
     "04_refinement": ("01_dataset", "03_eca"),
     "05_distillation": ("01_dataset", "04_refinement"),
     "06_pruning": ("01_dataset", "05_distillation"),
     "07_quantization": ("01_dataset", "03_eca", "04_refinement", "05_distillation",
                         "06_pruning"),
+    "08_benchmark": ("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
+                     "07_quantization"),
+    "09_confusion": ("03_eca", "04_refinement", "05_distillation", "06_pruning",
+                     "07_quantization", "08_benchmark"),
 }
 
 CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMS)
@@ -305,7 +354,8 @@ def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: 
     out = Params({n: check_value(chapter, n, given[n]) for n in params})
     out.chapter = chapter
     if check_upstream:
-        for up in UPSTREAM[chapter]:
+        extra = ("02_gan",) if out.get("train_data") == "gan" else ()
+        for up in UPSTREAM[chapter] + extra:
             f = out.upstream_dir(up) / "metrics.json"
             if not f.exists():
                 raise UpstreamMissingError(

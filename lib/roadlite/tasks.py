@@ -139,3 +139,11 @@ def load_chapter_model(chapter_dir: str | Path, key: str, num_classes: int):
     if "pruning_plan" in read_checkpoint(path):
         return load_pruned(path, arch=entry["architecture"]).eval()
     return load_model(path, arch=entry["architecture"], num_classes=num_classes).eval()
+
+
+def training_manifest(params) -> Path:
+    """Chapters 03-06: the manifest to train on — chapter 01's, or with ``train_data = "gan"``
+    chapter 02's augmented one (real + synthetic training and validation images, real test)."""
+    if params.get("train_data") == "gan":
+        return params.upstream_dir("02_gan") / "manifest_augmented.csv"
+    return params.upstream_dir("01_dataset") / "manifest.csv"

@@ -92,14 +92,14 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     return final
 
 
-def stage_book(profile: str, artifacts_root: str | None = None) -> Path:
+def stage_book(profile: str, artifacts_root: str | None = None, stage: Path | None = None
+               ) -> Path:
     """Copy the executed notebooks of ``profile`` into ``book/_chapters/`` and write the results
     page. A chapter that did not run gets a page saying so (never an empty or zero result)."""
     from roadlite.results import render_results_page
 
-    root = repo_root()
     a_root = artifacts_root or os.environ.get("ROADLITE_ARTIFACTS", "artifacts")
-    stage = root / BOOK_STAGE
+    stage = Path(stage) if stage is not None else repo_root() / BOOK_STAGE
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)

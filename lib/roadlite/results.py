@@ -44,6 +44,11 @@ def _fmt(v: Any, kind: str = "") -> str:
     return str(v)
 
 
+def _maybe(v: Any, fmt: str) -> str:
+    """``fmt.format(v)``, or the not-run marker when ``v`` is missing."""
+    return MISSING if v is None else fmt.format(v)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -51,12 +56,47 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def model_rows(found: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """{model key: (chapter, metrics of that model)}: the last chapter reporting a model wins."""
+    """{model key: (chapters, merged metrics)}: chapters add to a model's entry in chapter order
+    (chapter 03 trains ``mobilenet_v2``, chapter 07 adds its ``.tflite`` size, 08 its latency)."""
     rows: dict[str, tuple[str, dict[str, Any]]] = {}
     for chapter, data in found.items():
         for key, m in (data["metrics"].get("models") or {}).items():
-            rows[key] = (chapter, m)
+            chapters, merged = rows.get(key, ("", {}))
+            rows[key] = (f"{chapters}, `{chapter}`" if chapters else f"`{chapter}`",
+                         {**merged, **m})
     return rows
+
+
+def _headlines(found: dict[str, dict[str, Any]]) -> list[str]:
+    """The headline comparisons of chapters 02, 08 and 09, or a line saying they did not run."""
+    out = ["## Headline comparisons", ""]
+    rows = []
+    m08 = found.get("08_benchmark", {}).get("metrics", {})
+    paper_ratio = (MOBILITENET["model5_int8"]["latency_ms_phone"]
+                   / MOBILITENET["mobilenet_v2"]["latency_ms_phone"])
+    rows.append(["Model 5 / MobileNetV2 end-to-end time, 1 thread (08)",
+                 f"{paper_ratio:.3f} (Huawei P40)",
+                 _maybe(m08.get("ratio_model5_vs_mobilenet_v2_1thread"), "{:.3f}")])
+    m09 = found.get("09_confusion", {}).get("metrics", {})
+    pb = m09.get("paired_bootstrap_model5_vs_mobilenet_v2") or {}
+    mc = m09.get("mcnemar_model5_vs_mobilenet_v2") or {}
+    diff = (f"{100 * pb['diff']:+.2f} [{100 * pb['ci_low']:+.2f}, {100 * pb['ci_high']:+.2f}]"
+            if pb else None)
+    paper_gain = MOBILITENET["model5_int8"]["accuracy"] - MOBILITENET["mobilenet_v2"]["accuracy"]
+    rows.append(["Model 5 − MobileNetV2 accuracy, points [interval] (09)",
+                 f"{paper_gain:+.2f} (significant)", _maybe(diff, "{}")])
+    rows.append(["McNemar p-value, Model 5 vs MobileNetV2 (09)", "< 0.05 (reported)",
+                 _maybe(mc.get("p_value"), "{:.3g}")])
+    m02 = found.get("02_gan", {}).get("metrics", {})
+    gan = (f"{100 * m02['accuracy_without_gan']:.2f} → {100 * m02['accuracy_with_gan']:.2f}"
+           if m02 else None)
+    rows.append(["accuracy without → with GAN images (02)", "not reported separately",
+                 _maybe(gan, "{}")])
+    fd = (m02.get("frechet_distance") or {}).get("synthetic vs real test")
+    rows.append(["Fréchet distance synthetic vs real, classifier features (02)", "–",
+                 _maybe(fd, "{:.2f}")])
+    out.append(_table(["quantity", "paper", "this run"], rows))
+    return out
 
 
 def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
@@ -85,15 +125,19 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
             _fmt(m.get("params"), "int"),
             "" if paper.get("size_mb") is None else f"{paper['size_mb']}",
             _fmt(m.get("tflite_size_bytes"), "mb"),
-            f"`{chapter}`" if chapter else MISSING,
+            _maybe(m.get("latency_ms_litert_1thread"), "{:.2f}"),
+            chapter or MISSING,
         ])
     parts.append(_table(
         ["model", "paper accuracy (%)", "this run accuracy (%)", "paper params",
-         "this run params", "paper size (MB)", "this run .tflite (MB)", "from chapter"], rows))
+         "this run params", "paper size (MB)", "this run .tflite (MB)",
+         "this run latency (ms, LiteRT, 1 thread)", "from chapters"], rows))
     parts += ["", "Accuracies of this run are on the test split of the profile's dataset "
               "(generated images unless `data_root` points at real data); the paper's are on its "
               "2,873 real photos at 512 px. Compare the direction of each step, not the level.",
-              "", "## Where each number came from", ""]
+              ""]
+    parts += _headlines(found)
+    parts += ["", "## Where each number came from", ""]
     prov = []
     for chapter in CHAPTERS:
         if chapter in found:

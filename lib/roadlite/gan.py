@@ -462,7 +462,7 @@ class WGANGP:
         (-E[D(G(z))]), ``wasserstein`` (E[D(x)] - E[D(x~)], the critic's estimate of the
         Wasserstein distance), ``gradient_penalty`` (without lambda) and ``seconds``.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         x, y = self._check_data(images_uint8, labels, batch_size)
         fp = self._fingerprint_of(x, y, batch_size, seed)

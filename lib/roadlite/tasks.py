@@ -16,6 +16,7 @@ from PIL import Image
 
 from roadlite.data.loading import load_split
 from roadlite.data.manifest import read_manifest
+from roadlite.data.synthetic import CONDITIONS
 
 INTACT = "intact"
 
@@ -63,7 +64,8 @@ def grid_samples(df: pd.DataFrame, rows: list[str], n_cols: int = 4, split: str 
     ``n_cols`` images of each class (real data). Returns (images, masks, column labels).
     """
     part = df[df["split"] == split]
-    conditions = [c for c in sorted(part["condition"].dropna().unique()) if c]
+    present = {c for c in part["condition"].dropna().unique() if c}
+    conditions = [c for c in CONDITIONS if c in present] + sorted(present - set(CONDITIONS))
     use_conditions = 1 < len(conditions) <= 8
     cols = conditions if use_conditions else [f"#{i + 1}" for i in range(n_cols)]
     images, masks = [], []

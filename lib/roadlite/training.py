@@ -205,7 +205,7 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     resumes where it stopped. ``device`` is 'cpu', 'cuda' or 'auto'. Returns the per-epoch history (loss, accuracy, val accuracy,
     learning rate, training images/s).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     criterion = criterion or cross_entropy
     ckpt_dir = Path(ckpt_dir)

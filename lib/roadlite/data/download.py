@@ -269,7 +269,7 @@ def download(
     expected and actual hash (the temporary file is removed). With ``sha256=None`` the download
     is refused unless ``allow_unknown_checksum=True``; then the computed hash is printed.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if sha256 is None and not allow_unknown_checksum:
         raise ChecksumError(

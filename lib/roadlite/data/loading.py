@@ -84,7 +84,7 @@ def load_split(
     {0, 1} (nearest resize, mask value > ``mask_threshold`` = 1). A class not in ``classes``
     or a row without a mask (when masks are asked for) is a :class:`DataError` naming it.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     hw = _size_hw(img_size)
     rows = manifest_df[manifest_df["split"] == split]

@@ -760,7 +760,7 @@ def generate_dataset(
     the manifest as a DataFrame (absolute paths).
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .manifest import COLUMNS, write_manifest
 

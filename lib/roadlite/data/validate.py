@@ -124,7 +124,7 @@ def validate_manifest(
     ``attrs["n_dropped"]``, ``attrs["n_warnings"]`` and ``attrs["report_path"]``.
     """
     from PIL import Image
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .manifest import _check_columns
 

@@ -69,7 +69,7 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     env_root = os.environ.get("ROADLITE_ROOT")
     os.environ["ROADLITE_ROOT"] = str(root)
     try:
-        with atomic_path(final) as tmp:
+        with atomic_path(final, suffix=".tmp.ipynb") as tmp:
             try:
                 pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(root),
                                     kernel_name="python3", progress_bar=False,

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from roadlite.artifacts import atomic_path
-from roadlite.models.checkpoint import CheckpointError, read_checkpoint
+from roadlite.models.checkpoint import CheckpointError, read_checkpoint, to_builtin
 from roadlite.models.eca import ECA
 from roadlite.models.mobilenet import InvertedResidual, MobileNetV2
 from roadlite.models.summary import count_macs, count_params
@@ -493,14 +493,6 @@ def _rebuild(arch: str, plan: Mapping[str, dict]) -> nn.Module:
     return model
 
 
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"value of type {type(obj).__name__} cannot be stored in a checkpoint")
-
-
 def save_pruned(
     model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None
 ) -> Path:
@@ -525,8 +517,8 @@ def save_pruned(
         _rebuild(arch, plan).load_state_dict(state_dict, strict=True)
     except (ValueError, RuntimeError) as exc:
         raise ValueError(f"this model is not a (pruned) {arch!r}: {exc}") from exc
-    meta = json.loads(json.dumps(meta or {}, default=_jsonable))
-    log = json.loads(json.dumps(getattr(model, "roadlite_pruning", []), default=_jsonable))
+    meta = json.loads(json.dumps(meta or {}, default=to_builtin))
+    log = json.loads(json.dumps(getattr(model, "roadlite_pruning", []), default=to_builtin))
     payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
                "roadlite_version": __version__, "format": _PLAN_FORMAT,
                "pruning_plan": plan, "pruning_log": log}

@@ -18,13 +18,14 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from roadlite.artifacts import atomic_path
 
 from .validate import DataError
 
@@ -280,11 +281,10 @@ def download(
     if dest.is_dir():
         dest = dest / _filename_from_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     h = hashlib.sha256()
-    try:
+    with atomic_path(dest, suffix=".part") as tmp:
         req = urllib.request.Request(url, headers={"User-Agent": "roadlite"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as f:
+        with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as f:
             total = int(resp.headers.get("Content-Length") or 0) or None
             with tqdm(
                 total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
@@ -299,11 +299,6 @@ def download(
                 f"sha256 mismatch for {url}: expected {sha256.lower()}, got {actual}; "
                 "the download was removed"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     if sha256 is None:
         print(f"sha256 of {dest.name} (not verified, pin it): {actual}")
     return dest

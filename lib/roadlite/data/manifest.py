@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from roadlite.artifacts import atomic_path
 
 from .validate import DataError
 
@@ -73,15 +74,8 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     for col in COLUMNS:
         out[col] = out[col].fillna("").astype(str)
     cols = list(COLUMNS) + [c for c in out.columns if c not in COLUMNS]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            out[cols].to_csv(f, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        out[cols].to_csv(f, index=False, lineterminator="\n")
     return path
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from roadlite.artifacts import atomic_path
+
 from .manifest import COLUMNS, read_manifest, sha256_file
 from .validate import DataError
 
@@ -375,9 +377,8 @@ def prepare_cfd_masks(root: str | os.PathLike, overwrite: bool = False) -> int:
             continue
         seg = loadmat(mat)["groundTruth"][0, 0]["Segmentation"]
         mask = (np.asarray(seg) == 2).astype(np.uint8) * 255
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        Image.fromarray(mask).save(tmp, format="PNG")
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            Image.fromarray(mask).save(tmp, format="PNG")
         written += 1
     return written
 

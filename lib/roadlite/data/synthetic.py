@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +35,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.signal import lfilter
 from scipy.spatial import Voronoi
+
+from roadlite.artifacts import atomic_write_bytes
 
 CLASSES_4 = ("alligator", "broken_marking", "longitudinal", "transverse")
 CLASSES_5 = CLASSES_4 + ("intact",)
@@ -723,19 +724,6 @@ def sample_seed(seed: int, split: str, cls: str, index: int) -> int:
     return int.from_bytes(h[:8], "little") >> 1
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _png_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG", compress_level=4)
@@ -787,8 +775,8 @@ def generate_dataset(
         img_path = out / split / cls / name
         mask_path = out / "masks" / split / cls / name
         data = _png_bytes(s.image)
-        _atomic_write_bytes(img_path, data)
-        _atomic_write_bytes(mask_path, _png_bytes(s.mask * np.uint8(255)))
+        atomic_write_bytes(img_path, data, fsync=False)
+        atomic_write_bytes(mask_path, _png_bytes(s.mask * np.uint8(255)), fsync=False)
         records.append(
             {
                 "path": str(img_path),

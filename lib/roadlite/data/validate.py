@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from roadlite.artifacts import atomic_path
+
 logger = logging.getLogger("roadlite.data")
 
 SPLIT_ORDER = ("train", "val", "test")
@@ -90,12 +92,11 @@ def write_report(problems: list[dict[str, Any]], report_path: str | os.PathLike)
     path = Path(report_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = [{k: p.get(k, "") for k in REPORT_COLUMNS} for p in problems]
-    tmp = path.with_name(f".{path.name}.tmp")
-    if path.suffix.lower() == ".json":
-        tmp.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    else:
-        pd.DataFrame(rows, columns=list(REPORT_COLUMNS)).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".json":
+            tmp.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        else:
+            pd.DataFrame(rows, columns=list(REPORT_COLUMNS)).to_csv(tmp, index=False)
     return path
 
 

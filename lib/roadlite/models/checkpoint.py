@@ -33,7 +33,7 @@ class CheckpointError(RuntimeError):
     """
 
 
-def _to_builtin(obj: Any) -> Any:
+def to_builtin(obj: Any) -> Any:
     """JSON fallback for numpy / torch scalars and arrays, and paths."""
     if hasattr(obj, "tolist"):
         return obj.tolist()
@@ -57,7 +57,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict 
     if arch not in MODEL_REGISTRY:
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ValueError(f"unknown architecture {arch!r}; known: {known}")
-    meta = json.loads(json.dumps(meta or {}, default=_to_builtin))
+    meta = json.loads(json.dumps(meta or {}, default=to_builtin))
     state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
                "roadlite_version": __version__}

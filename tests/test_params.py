@@ -111,3 +111,27 @@ def test_overrides_for_other_chapters_are_dropped_but_typos_are_not():
 def test_unknown_profile():
     with pytest.raises(ParameterError, match="no profile 'nope'"):
         resolve_params("03_eca", "nope")
+
+
+def test_gan_size_lists_the_sizes_the_generator_can_make():
+    with pytest.raises(ParameterError, match=r"'gan_size' = 48 cannot be produced.*\[16, 32, 64, 128, 256\]"):
+        validate_params("02_gan", good("02_gan", gan_size=48), check_upstream=False)
+
+
+def test_pruning_ratio_and_temperature_are_checked_before_any_work():
+    with pytest.raises(ParameterError, match=r"'pruning_ratio' = 1.0 must lie strictly between"):
+        validate_params("06_pruning", good("06_pruning", pruning_ratio=1.0), check_upstream=False)
+    with pytest.raises(ParameterError, match=r"'temperature' = 0.0 must be >= 0.001"):
+        validate_params("05_distillation", good("05_distillation", temperature=0.0),
+                        check_upstream=False)
+    with pytest.raises(ParameterError, match=r"'calibration_images' = 0 must be >= 1"):
+        validate_params("07_quantization", good("07_quantization", calibration_images=0),
+                        check_upstream=False)
+
+
+def test_train_data_gan_needs_chapter_02(tmp_path):
+    for up in ("01_dataset",):
+        (tmp_path / "smoke" / up).mkdir(parents=True)
+        (tmp_path / "smoke" / up / "metrics.json").write_text("{}")
+    with pytest.raises(UpstreamMissingError, match="02_gan"):
+        validate_params("03_eca", good(tmp_path=tmp_path, train_data="gan"))

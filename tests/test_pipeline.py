@@ -58,8 +58,12 @@ def test_results_page_reads_only_metrics_and_marks_missing(tmp_path):
 
 def test_stage_book_copies_executed_notebooks_and_marks_the_rest(tmp_path):
     d = fake_chapter(tmp_path, "01_dataset", {"source": "generated"})
-    (d / "01_dataset.ipynb").write_text("{}")
+    cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1"},
+             {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "a = 2"}]
+    (d / "01_dataset.ipynb").write_text(json.dumps({"cells": cells}))
     stage = stage_book("t", str(tmp_path), stage=tmp_path / "stage")
-    assert (stage / "01_dataset.ipynb").exists()
+    staged = json.loads((stage / "01_dataset.ipynb").read_text())["cells"]
+    assert staged[0]["metadata"]["tags"] == ["parameters", "hide-input"]
+    assert staged[1]["metadata"]["tags"] == ["injected-parameters"]
     assert "has not been run" in (stage / "03_eca.md").read_text()
     assert (stage / "results.md").exists()

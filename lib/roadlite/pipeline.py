@@ -92,6 +92,18 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     return final
 
 
+def _stage_notebook(src: Path, dest: Path) -> None:
+    """Copy an executed notebook for the book (figures are inline outputs). The notebook's own
+    defaults (the ``parameters`` cell) fold away behind a button; the values the run really used
+    (papermill's ``injected-parameters`` cell) stay in view."""
+    nb = json.loads(src.read_text())
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "hide-input" not in tags:
+            cell["metadata"]["tags"] = [*tags, "hide-input"]
+    atomic_write_text(dest, json.dumps(nb, indent=1) + "\n")
+
+
 def stage_book(profile: str, artifacts_root: str | None = None, stage: Path | None = None
                ) -> Path:
     """Copy the executed notebooks of ``profile`` into ``book/_chapters/`` and write the results
@@ -106,7 +118,7 @@ def stage_book(profile: str, artifacts_root: str | None = None, stage: Path | No
     for chapter in CHAPTERS:
         nb = artifact_dir(a_root, profile, chapter) / f"{chapter}.ipynb"
         if nb.exists():
-            shutil.copyfile(nb, stage / f"{chapter}.ipynb")  # figures are inline outputs
+            _stage_notebook(nb, stage / f"{chapter}.ipynb")
         else:
             atomic_write_text(stage / f"{chapter}.md", (
                 f"# {chapter}\n\n```{{warning}}\nChapter `{chapter}` has not been run for the "

@@ -77,6 +77,8 @@ def _headlines(found: dict[str, dict[str, Any]]) -> list[str]:
     rows.append(["Model 5 / MobileNetV2 end-to-end time, 1 thread (08)",
                  f"{paper_ratio:.3f} (Huawei P40)",
                  _maybe(m08.get("ratio_model5_vs_mobilenet_v2_1thread"), "{:.3f}")])
+    rows.append(["Model 5 / MobileNetV2 inference time alone, 1 thread (08)", "–",
+                 _maybe(m08.get("inference_ratio_model5_vs_mobilenet_v2_1thread"), "{:.3f}")])
     m09 = found.get("09_confusion", {}).get("metrics", {})
     pb = m09.get("paired_bootstrap_model5_vs_mobilenet_v2") or {}
     mc = m09.get("mcnemar_model5_vs_mobilenet_v2") or {}
@@ -123,7 +125,7 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
             _fmt(acc, "pct"),
             f"{paper['params']:,}",
             _fmt(m.get("params"), "int"),
-            "" if paper.get("size_mb") is None else f"{paper['size_mb']}",
+            "–" if paper.get("size_mb") is None else f"{paper['size_mb']}",
             _fmt(m.get("tflite_size_bytes"), "mb"),
             _maybe(m.get("latency_ms_litert_1thread"), "{:.2f}"),
             chapter or MISSING,

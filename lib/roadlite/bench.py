@@ -84,7 +84,6 @@ def loop_images_per_s(model_name: str, size: int, batch: int, steps: int,
 
 def run(size: int = 96, batch: int = 32, steps: int = 20, repeats: int = 3,
         model_name: str = "mobilenet_v2") -> dict:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     gen = generator_images_per_s(size)
     print(f"generator: {gen:.0f} images/s at {size} px (one process)")
     bare, loop = [], []

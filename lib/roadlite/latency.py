@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD
 from roadlite.export import TFLiteModel, TFLiteModelError
-from roadlite.training import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "STAGES",

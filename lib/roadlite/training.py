@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from roadlite.artifacts import atomic_path
-from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD, normalize  # noqa: F401 (re-export)
+from roadlite.data.loading import normalize
 
 Criterion = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -85,9 +85,14 @@ def _row(path: Path, cls: str, split: str, mask: Path | None = None) -> dict[str
     }
 
 
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    """The manifest columns, rows in a stable (split, class, path) order."""
+    return df[list(COLUMNS)].sort_values(["split", "class", "path"], kind="stable").reset_index(
+        drop=True)
+
+
 def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
-    return df.sort_values(["split", "class", "path"], kind="stable").reset_index(drop=True)
+    return _sorted(pd.DataFrame.from_records(rows, columns=list(COLUMNS)))
 
 
 def _report_empty(empty: list[str], on_empty: str) -> None:
@@ -232,7 +237,7 @@ def scan_imagefolder(
         df = split_by_seed(df, seed=seed, val_frac=val_frac, test_frac=test_frac)
     elif "val" not in {s for s, _ in split_dirs}:
         df = _carve_val(df, seed, val_frac, stratify=True)
-    return _frame(df.to_dict("records"))
+    return _sorted(df)
 
 
 def scan_ozgenel(
@@ -316,7 +321,7 @@ def scan_deepcrack(
     df = _frame(rows)
     if "val" not in found:
         df = _carve_val(df, seed, val_frac, stratify=False)
-    return _frame(df.to_dict("records"))
+    return _sorted(df)
 
 
 def scan_cfd(
@@ -353,7 +358,7 @@ def scan_cfd(
     if unlabelled:
         logger.info("scan_cfd: %d unlabelled image(s) in %s left out", unlabelled, img_dir)
     df = split_by_seed(_frame(rows), seed, val_frac, test_frac, stratify=False)
-    return _frame(df.to_dict("records"))
+    return _sorted(df)
 
 
 def prepare_cfd_masks(root: str | os.PathLike, overwrite: bool = False) -> int:

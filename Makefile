@@ -20,24 +20,43 @@ STAMP := $(VENV)/.roadlite-setup
 PROFILE ?= default
 ARTIFACTS ?= artifacts
 BUILD ?= .
-# Command-line variables other than these are parameter overrides (EPOCHS=5 -> epochs=5).
-OVERRIDES := $(filter-out PROFILE=% ARTIFACTS=% NB=% BUILD=% PYTHON=%,$(MAKEOVERRIDES))
+# Command-line variables other than these are parameter overrides (EPOCHS=5 -> epochs=5). make
+# exports command-line variables, so the pipeline reads their values from the environment
+# (--from-env NAME ...): values with quotes or spaces arrive intact.
+NOT_OVERRIDES := PROFILE ARTIFACTS NB BUILD PYTHON
+OVERRIDE_NAMES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
+	$(if $(filter $(v),$(NOT_OVERRIDES)),,$(v)))))
+# Shell quoting for a path or value that may hold an apostrophe.
+q = '$(subst ','\'',$(1))'
 export ROADLITE_ARTIFACTS := $(ARTIFACTS)
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-CHAPTERS := 01_dataset 02_gan 03_eca 04_refinement 05_distillation 06_pruning 07_quantization \
-	08_benchmark 09_confusion
+# The chapters and their graph come from the book's table (lib/roadlite/book.py): CHAPTERS and
+# one "chapter: the chapters it reads" line each. make remakes the file when the table changes.
+CHAPTERS_MK := .chapters.mk
+$(CHAPTERS_MK): lib/roadlite/book.py
+	PYTHONPATH=lib $(PYTHON) -m roadlite.book makefile > $@.tmp && mv $@.tmp $@
 LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
 A := $(ARTIFACTS)/$(PROFILE)
 NBOUT = $(A)/$(1)/$(1).ipynb
+include $(CHAPTERS_MK)
 # Overrides are a dependency too: a run with other overrides than the last one reruns the chapters.
 OVR := $(A)/.overrides
-$(shell mkdir -p $(A) && { echo '$(OVERRIDES)' | cmp -s - $(OVR) || echo '$(OVERRIDES)' > $(OVR); })
-RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts $(ARTIFACTS) $(OVERRIDES)
+OVR_TEXT := $(foreach v,$(OVERRIDE_NAMES),$(v)=$($(v)))
+$(shell mkdir -p $(call q,$(A)))
+ifeq ($(wildcard $(OVR)),)
+$(file >$(OVR),$(OVR_TEXT))
+else ifneq ($(file <$(OVR)),$(OVR_TEXT))
+$(file >$(OVR),$(OVR_TEXT))
+endif
+# One chapter now (make nb): an override the chapter lacks is an error. Chapter targets (and the
+# book) pass every override to every chapter, which uses the ones it has.
+RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts "$$ROADLITE_ARTIFACTS" \
+	$(if $(OVERRIDE_NAMES),--from-env $(OVERRIDE_NAMES)) $(2)
 
-.PHONY: setup book chapters test lint unit smoke nb bench clean $(CHAPTERS)
+.PHONY: setup book chapters test lint unit smoke nb bench clean data lab $(CHAPTERS)
 
 # ---- environment -------------------------------------------------------------------------
 setup: $(STAMP)
@@ -54,19 +73,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 # Each chapter: its notebook, the profile, the overrides, lib/ and the chapters it reads.
 $(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)))
 $(foreach c,$(CHAPTERS),$(call NBOUT,$(c))):
-	$(call RUN,$(basename $(notdir $@)))
-$(call NBOUT,02_gan): $(call NBOUT,01_dataset)
-# Chapters 03-06 read chapter 02 only with TRAIN_DATA=gan (an override, so a rerun follows):
-# order-only, so that a new GAN does not retrain the original-data chain.
-$(call NBOUT,03_eca): $(call NBOUT,01_dataset) | $(call NBOUT,02_gan)
-$(call NBOUT,04_refinement): $(call NBOUT,01_dataset) $(call NBOUT,03_eca)
-$(call NBOUT,05_distillation): $(call NBOUT,01_dataset) $(call NBOUT,04_refinement)
-$(call NBOUT,06_pruning): $(call NBOUT,01_dataset) $(call NBOUT,05_distillation)
-$(call NBOUT,07_quantization): $(call NBOUT,01_dataset) $(call NBOUT,03_eca) $(call NBOUT,04_refinement) \
-	$(call NBOUT,05_distillation) $(call NBOUT,06_pruning)
-$(call NBOUT,08_benchmark): $(call NBOUT,07_quantization)
-$(call NBOUT,09_confusion): $(call NBOUT,07_quantization) $(call NBOUT,08_benchmark)
-
+	$(call RUN,$(basename $(notdir $@)),--other-chapters-ok)
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))
 chapters: $(foreach c,$(CHAPTERS),$(call NBOUT,$(c)))
 
@@ -76,13 +83,15 @@ nb: | $(STAMP)
 
 # ---- the book ----------------------------------------------------------------------------
 book: chapters | $(STAMP)
-	$(PY) -m roadlite.pipeline stage-book --profile $(PROFILE) --artifacts $(ARTIFACTS)
-	$(VENV)/bin/jupyter-book build . --path-output $(BUILD) -W -n --keep-going
+	$(PY) -m roadlite.pipeline stage-book --profile $(PROFILE) --artifacts "$$ROADLITE_ARTIFACTS"
+	$(VENV)/bin/jupyter-book build . --path-output $(call q,$(BUILD)) -W -n --keep-going
 	@echo "book: $(BUILD)/_build/html/index.html"
 
 # ---- checks ------------------------------------------------------------------------------
+# ruff, and the package's layers (import-linter contracts in pyproject.toml).
 lint: | $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 unit: | $(STAMP)
 	$(PY) -m pytest -q -ra tests
@@ -96,7 +105,17 @@ smoke: | $(STAMP)
 test: lint unit smoke
 
 bench: | $(STAMP)
-	$(PY) -m roadlite.bench
+	$(PY) -m roadlite.training_speed
 
 clean:
 	rm -rf $(BUILD) book/_chapters
+
+# ---- real data, JupyterLab ----------------------------------------------------------------
+# make data: every data set with known checksums (the MobiLiteNet demo set, DeepCrack, CFD)
+# into data/<name>, checked file by file; needs internet (roadlite download --list: the others).
+data: | $(STAMP)
+	$(PY) -m roadlite.cli download --all data
+
+# make lab: JupyterLab on the repository, with the package finding this checkout.
+lab: | $(STAMP)
+	ROADLITE_ROOT="$(CURDIR)" $(VENV)/bin/jupyter lab

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from roadlite.baselines import color_histogram_features, fit_color_histogram_baseline
+from roadlite.colour_baseline import color_histogram_features, fit_color_histogram_baseline
 from roadlite.data import (
     CLASSES_4,
     CLASSES_5,

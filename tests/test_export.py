@@ -13,7 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from roadlite.export import TFLiteModel, TFLiteModelError, export_tflite, max_abs_diff
+from roadlite.export import (
+    TFLiteModel,
+    TFLiteModelError,
+    compare_with_torch,
+    export_tflite,
+    max_abs_diff,
+)
 from roadlite.models import build_model
 
 IMG = 64
@@ -166,7 +172,7 @@ def test_dynamic_range_int8(refined_dynamic):
 
 @pytest.mark.slow
 def test_static_full_integer_int8(refined_static):
-    """Full-integer INT8 (the paper's INT8): int8 input/output with scale and zero point."""
+    """Full-integer INT8 (the book's Model 5; the paper says only 'weights to INT8'): int8 input/output with scale and zero point."""
     model, path = refined_static
     tflite = TFLiteModel(path)
     assert tflite.input_dtype == np.int8
@@ -177,3 +183,58 @@ def test_static_full_integer_int8(refined_static):
     logits = tflite.predict(_inputs().numpy())
     assert logits.dtype == np.float32 and logits.shape == (3, 4)
     _check_int8_agreement(model, tflite)
+
+
+# ----------------------------------------------------------------------------- compare_with_torch
+
+TINY = 32
+
+
+@pytest.fixture(scope="module")
+def tiny_fp32(tmp_path_factory):
+    """A tiny float32 classifier (4 classes at 32 px) and its .tflite file: a few seconds."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+    path = export_tflite(model, tmp_path_factory.mktemp("compare") / "tiny.tflite", TINY)
+    x = torch.rand(6, 3, TINY, TINY, generator=torch.Generator().manual_seed(3)).numpy()
+    return model, path, x
+
+
+@pytest.mark.slow
+def test_compare_with_torch_on_a_model(tiny_fp32):
+    model, path, x = tiny_fp32
+    model.train()
+    row = compare_with_torch(model, path, x, num_threads=1)
+    assert model.training  # the training flag is restored
+    assert list(row) == ["file", "size_bytes", "max_abs_diff", "top1_agreement"]
+    assert row["file"] == "tiny.tflite" and row["size_bytes"] == path.stat().st_size
+    assert row["max_abs_diff"] == pytest.approx(max_abs_diff(model.eval(), path, x))
+    assert row["max_abs_diff"] <= 1e-4
+    assert row["top1_agreement"] == 1.0
+
+
+@pytest.mark.slow
+def test_compare_with_torch_on_logits_labels_and_returned_logits(tiny_fp32):
+    model, path, x = tiny_fp32
+    out = TFLiteModel(path).predict(x)
+    # Reference logits that differ from the file's by a known amount, and flip one image's class.
+    ref = out.copy()
+    ref[2, 1] += 0.5
+    ref[4] = 0.0
+    ref[4, (out[4].argmax() + 1) % 4] = 10.0
+    y = out.argmax(1)
+    y[:3] = (y[:3] + 1) % 4  # three of six labels wrong
+    row, logits = compare_with_torch(ref, path, x, num_threads=2, y_true=y, return_logits=True)
+    assert list(row) == ["file", "size_bytes", "accuracy", "max_abs_diff", "top1_agreement"]
+    np.testing.assert_array_equal(logits, out)
+    assert row["accuracy"] == pytest.approx(3 / 6)
+    assert row["max_abs_diff"] == pytest.approx(float(np.abs(out - ref).max()))
+    assert row["max_abs_diff"] >= 10.0 - float(out[4].max())
+    assert row["top1_agreement"] == pytest.approx(5 / 6)
+    # torch tensors work as well, and the logits must match the file's output shape
+    row_t = compare_with_torch(torch.from_numpy(ref), path, torch.from_numpy(x),
+                               y_true=torch.from_numpy(y))
+    assert row_t == row
+    with pytest.raises(ValueError, match="shape"):
+        compare_with_torch(ref[:3], path, x)

@@ -24,6 +24,8 @@ from roadlite.gan import (
     frechet_distance_gaussians,
     gradient_penalty,
     resize_uint8,
+    train_arms,
+    with_and_without_arms,
     write_augmented_set,
 )
 
@@ -417,3 +419,50 @@ def test_write_augmented_set_writes_pngs_and_manifest_rows(tmp_path):
     assert len(df2) == 1 and len(list((out / "train" / "alligator").glob("*.png"))) == 1
     with pytest.raises(ValueError, match="marking"):
         write_augmented_set(out, real, imgs[:1], torch.tensor([1]), CLASSES)
+
+
+def test_with_and_without_arms_loads_the_augmented_training_rows(tmp_path):
+    imgs = torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8,
+                         generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 3, 3, 0, 3])
+    aug = write_augmented_set(tmp_path / "synthetic", None, imgs, labels, CLASSES,
+                              split=["train", "train", "val", "train", "val"])
+    real_train = (torch.zeros(2, 3, 16, 16, dtype=torch.uint8), torch.tensor([1, 2]))
+    arms = with_and_without_arms(real_train, aug, 16, CLASSES)
+    assert list(arms) == ["without_gan", "with_gan"]
+    assert arms["without_gan"] is real_train
+    x, y = arms["with_gan"]
+    assert x.dtype == torch.uint8 and x.shape == (3, 3, 16, 16)  # the 3 training rows only
+    assert sorted(y.tolist()) == [0, 0, 3]
+    for xi, yi in zip(x, y, strict=True):  # each loaded image is one of the training images
+        assert any(torch.equal(xi, imgs[i]) and yi == labels[i] for i in (0, 1, 3))
+
+
+def test_train_arms_same_seed_same_recipe_one_model_per_arm(tmp_path):
+    from roadlite.training import FitResult, TrainConfig
+
+    g = torch.Generator().manual_seed(1)
+    data = (torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g),
+            torch.arange(8) % 4)
+    arms = {"a": data, "b": (data[0][:4], data[1][:4])}
+    initial, seeds = [], []
+
+    def build():
+        seeds.append(torch.initial_seed())  # the seed train_arms set before building
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1),
+                              nn.Flatten(), nn.Linear(4, 4))
+        initial.append([p.detach().clone() for p in model.parameters()])
+        return model
+
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=0.01)
+    models, fits = train_arms(arms, build, data, cfg, tmp_path / "ckpt", seed=5, progress=False)
+    assert list(models) == list(fits) == ["a", "b"]
+    assert all(isinstance(f, FitResult) and len(f.history) == 1 for f in fits.values())
+    assert seeds == [5, 5]
+    assert all(torch.equal(p, q) for p, q in zip(initial[0], initial[1], strict=True))
+    assert models["a"] is not models["b"]
+    assert (tmp_path / "ckpt" / "a" / "last.pt").is_file()
+    assert (tmp_path / "ckpt" / "b" / "last.pt").is_file()
+    # trained: the weights moved away from the common start
+    assert not all(torch.equal(p, q) for p, q in zip(initial[0], models["a"].parameters(),
+                                                        strict=True))

@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from roadlite import latency
+from roadlite.artifacts import jsonable
 from roadlite.export import TFLiteModelError, export_tflite
 from roadlite.latency import (
     STAGES,
@@ -132,7 +133,7 @@ def test_benchmark_tflite_structure(tiny_tflite):
     with torch.no_grad():
         ref = torch.softmax(model(torch.from_numpy(preprocess(images[0], IMG, IMG))), 1)[0]
     assert label == LABELS[int(ref.argmax())] and prob == pytest.approx(float(ref.max()), 1e-4)
-    json.dumps(latency.to_jsonable(res))  # JSON-ready
+    json.dumps(jsonable(res, strict=True))  # JSON-ready
     assert "end_to_end" in latency.format_table(res)
 
 
@@ -232,3 +233,121 @@ def test_cli_as_module(tiny_tflite, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["result"]["num_threads"] == 1
+
+
+@pytest.mark.parametrize("flag,value,message", [("--threads", "-3", "must be >= 1, got -3"),
+                                                ("--runs", "0", "must be >= 1, got 0"),
+                                                ("--warmup", "x", "expected a whole number")])
+def test_cli_blames_the_bad_option_not_the_file(tmp_path, capsys, flag, value, message):
+    from roadlite.latency import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "model.tflite"), flag, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {message}" in err and "not found" not in err
+
+
+# --------------------------------------------------------------------------- the benchmark matrix
+
+
+def test_benchmark_matrix_and_its_table(tiny_tflite):
+    model, path = tiny_tflite
+    images = [_png(IMG, IMG, seed=i) for i in range(2)]
+    rows = latency.benchmark_matrix({"a": path}, {"b": model}, images, [1, 2], warmup=1, runs=3,
+                                    img_size=IMG, labels=LABELS)
+    assert [(r["model"], r["runtime"], r["threads"]) for r in rows] == [
+        ("a", "LiteRT", 1), ("a", "LiteRT", 2), ("b", "PyTorch", 1), ("b", "PyTorch", 2)]
+    assert rows[0]["result"]["runtime"] == "litert" and rows[2]["result"]["runtime"] == "torch"
+    assert all(r["result"]["end_to_end"].n_runs == 3 for r in rows)
+    table = latency.matrix_table(rows)
+    assert list(table.columns) == ["model", "runtime", "threads"] + [
+        c for c, _, _ in latency.MATRIX_COLUMNS]
+    for r, (_, t) in zip(rows, table.iterrows(), strict=True):
+        assert t["end-to-end median (ms)"] == r["result"]["end_to_end"].median_ms
+        assert t["inference IQR (ms)"] == r["result"]["inference"].iqr_ms
+        assert t["preprocess median (ms)"] == r["result"]["preprocess"].median_ms
+    assert latency.median_ms(table, "b", "PyTorch", 2, "inference") == \
+        rows[3]["result"]["inference"].median_ms
+
+
+def _table(times: dict[tuple[str, str, int], tuple[float, float]]):
+    """A matrix_table-like table from {(model, runtime, threads): (end-to-end, inference)}."""
+    import pandas as pd
+
+    return pd.DataFrame([{"model": m, "runtime": r, "threads": t, "end-to-end median (ms)": e,
+                          "inference median (ms)": i, "preprocess median (ms)": e - i}
+                         for (m, r, t), (e, i) in times.items()])
+
+
+def test_median_ms_and_reductions_on_known_times():
+    table = _table({("model5_int8", "LiteRT", 1): (20.0, 15.0),
+                    ("mobilenet_v2", "LiteRT", 1): (80.0, 70.0),
+                    ("resnet18", "LiteRT", 1): (200.0, 190.0),
+                    ("model5_int8", "LiteRT", 4): (10.0, 6.0),
+                    ("mobilenet_v2", "LiteRT", 4): (40.0, 30.0),
+                    ("resnet18", "LiteRT", 4): (50.0, 45.0),
+                    ("model5_int8", "PyTorch", 1): (999.0, 998.0)})
+    assert latency.median_ms(table, "model5_int8", "LiteRT", 4) == 10.0
+    assert latency.median_ms(table, "model5_int8", "LiteRT", 1, stage="inference") == 15.0
+    assert latency.median_ms(table, "model5_int8", "LiteRT", 1, stage="preprocess") == 5.0
+    with pytest.raises(KeyError, match="resnet18"):
+        latency.median_ms(table, "resnet18", "PyTorch", 1)
+    paper = {"model5_int8": {"latency_ms_phone": 30.0, "latency_ms_headset": 40.0},
+             "mobilenet_v2": {"latency_ms_phone": 120.0, "latency_ms_headset": 80.0},
+             "resnet18": {"latency_ms_phone": 600.0, "latency_ms_headset": 160.0}}
+    red = latency.reductions(table, [1, 4], paper=paper)
+    assert list(red) == ["LiteRT, 1 thread(s)", "LiteRT, 4 thread(s)", "paper: Huawei P40",
+                         "paper: Meta Quest 3"]
+    assert red["LiteRT, 1 thread(s)"] == {"vs MobileNetV2 (%)": 75.0, "vs ResNet (%)": 90.0}
+    assert red["LiteRT, 4 thread(s)"] == {"vs MobileNetV2 (%)": 75.0, "vs ResNet (%)": 80.0}
+    assert red["paper: Huawei P40"] == {"vs MobileNetV2 (%)": 75.0, "vs ResNet (%)": 95.0}
+    assert red["paper: Meta Quest 3"] == {"vs MobileNetV2 (%)": 50.0, "vs ResNet (%)": 75.0}
+    only = latency.reductions(table, [1], references={"base": "mobilenet_v2"}, paper=paper)
+    assert only["LiteRT, 1 thread(s)"] == {"vs base (%)": 75.0}
+
+
+def test_reductions_default_to_the_papers_numbers():
+    from roadlite.paper_numbers import MOBILITENET
+
+    table = _table({("model5_int8", "LiteRT", 1): (1.0, 1.0),
+                    ("mobilenet_v2", "LiteRT", 1): (2.0, 2.0), ("resnet18", "LiteRT", 1): (4.0, 4.0)})
+    red = latency.reductions(table, [1])
+    p = MOBILITENET
+    assert red["paper: Huawei P40"]["vs ResNet (%)"] == pytest.approx(
+        100 * (1 - p["model5_int8"]["latency_ms_phone"] / p["resnet18"]["latency_ms_phone"]))
+
+
+def test_cost_table_bound_and_share_of_peak():
+    table = _table({("a", "LiteRT", 1): (12.0, 10.0), ("b", "LiteRT", 1): (5.0, 4.0),
+                    ("a", "LiteRT", 2): (7.0, 6.0), ("a", "PyTorch", 1): (50.0, 40.0)})
+    # 100 GFLOP/s: 1e9 MACs = 2e9 FLOPs take 20 ms at best
+    cost = latency.cost_table(table, {"a": 1e9, "b": 1e8}, {"a": 4.0, "b": 1.0}, 100.0)
+    assert list(cost.index) == ["a", "b"]
+    assert cost.loc["a", "macs"] == 1e9 and cost.loc["b", "size_mb"] == 1.0
+    assert cost.loc["a", "bound (ms)"] == pytest.approx(20.0)
+    assert cost.loc["b", "bound (ms)"] == pytest.approx(2.0)
+    assert cost.loc["a", "share of peak (%)"] == pytest.approx(200.0)  # 20 ms bound / 10 ms
+    assert cost.loc["b", "share of peak (%)"] == pytest.approx(50.0)
+    assert latency.peak_bound_ms(5e8, 50.0) == pytest.approx(20.0)
+    two = latency.cost_table(table, {"a": 1e9}, {"a": 4.0}, 100.0, threads=2)
+    assert list(two.index) == ["a"] and two.loc["a", "inference median (ms)"] == 6.0
+
+
+def test_latency_vs_cost_figure():
+    import matplotlib.pyplot as plt
+
+    from roadlite.plotting import latency_vs_cost
+
+    table = _table({("a", "LiteRT", 1): (12.0, 10.0), ("b", "LiteRT", 1): (5.0, 4.0)})
+    cost = latency.cost_table(table, {"a": 1e9, "b": 1e8}, {"a": 4.0, "b": 1.0}, 100.0)
+    fig = latency_vs_cost(cost, 100.0)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and right.get_yscale() == "log"
+    assert left.get_xlabel() == "MACs per image" and right.get_xlabel() == "file size (MB)"
+    assert sorted(t.get_text() for t in left.texts) == ["a", "b"]
+    bound = left.get_lines()[0]
+    np.testing.assert_allclose(bound.get_xdata(), [1e8, 1e9])
+    np.testing.assert_allclose(bound.get_ydata(), [2.0, 20.0])
+    assert "100 GFLOP/s" in left.get_legend().get_texts()[0].get_text()
+    plt.close(fig)

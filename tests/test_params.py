@@ -6,6 +6,7 @@ from roadlite.params import (
     CHAPTERS,
     ParameterError,
     UpstreamMissingError,
+    check_value,
     parse_override,
     resolve_params,
     validate_params,
@@ -28,7 +29,7 @@ def test_every_profile_resolves(profile, chapter):
     if profile == "demo" and not shared_data_dir().is_dir():
         pytest.skip("../shared/data not present (the demo profile reads it)")
     if profile == "paper" and chapter == "01_dataset":  # needs the downloaded real dataset
-        with pytest.raises(ParameterError, match=r"'data_root' = 'data/mobilitenet' is not a fold"):
+        with pytest.raises(ParameterError, match=r"'data_root' = 'data/mobilitenet' cannot be used"):
             resolve_params(chapter, profile)
         return
     p = resolve_params(chapter, profile)
@@ -38,7 +39,7 @@ def test_every_profile_resolves(profile, chapter):
 def test_data_root_must_exist(tmp_path):
     p = good("01_dataset", data_root=str(tmp_path))
     assert validate_params("01_dataset", p, check_upstream=False).data_root == str(tmp_path)
-    with pytest.raises(ParameterError, match="does not exist"):
+    with pytest.raises(ParameterError, match=r"'data_root' = .*no' cannot be used: .*no is not a folder"):
         validate_params("01_dataset", good("01_dataset", data_root=str(tmp_path / "no")),
                         check_upstream=False)
 
@@ -102,10 +103,44 @@ def test_parse_override():
         parse_override("epochs")
 
 
-def test_overrides_for_other_chapters_are_dropped_but_typos_are_not():
-    assert split_overrides("01_dataset", {"epochs": 3, "seed": 1}) == {"seed": 1}
+def test_overrides_for_other_chapters_are_dropped_with_a_notice_but_typos_are_not(capsys):
+    # make CHAPTER / make book: every override goes to every chapter, which uses its own
+    assert split_overrides("01_dataset", {"epochs": 3, "seed": 1}, strict=False) == {"seed": 1}
+    assert "not used here: 'epochs' belongs to 02_gan, 03_eca" in capsys.readouterr().out
+    # make nb / roadlite run: one chapter, so an override it lacks is an error
+    with pytest.raises(ParameterError, match=r"01_dataset has no parameter\(s\) \['epochs'\]"):
+        split_overrides("01_dataset", {"epochs": 3})
     with pytest.raises(ParameterError, match="no chapter has them"):
-        split_overrides("03_eca", {"epocs": 3})
+        split_overrides("03_eca", {"epocs": 3}, strict=False)
+
+
+@pytest.mark.parametrize("name", ["lr", "momentum", "weight_decay", "alpha", "l1_lambda",
+                                  "temperature"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_values_are_rejected(name, bad):
+    chapter = "05_distillation"
+    with pytest.raises(ParameterError, match=f"'{name}' = {bad} must be a finite number"):
+        check_value(chapter, name, bad)
+
+
+def test_upper_case_names_are_parameters_and_unknown_ones_errors(tmp_path):
+    ns = good("01_dataset", tmp_path)
+    ns["BASELINE_BINS"] = 4  # papermill -p BASELINE_BINS 4, injected after the parameters cell
+    assert validate_params("01_dataset", ns, check_upstream=False).baseline_bins == 4
+    ns = good("01_dataset", tmp_path)
+    ns["BASELINE_BIN"] = 4
+    with pytest.raises(ParameterError, match="unknown parameter 'BASELINE_BIN'. Did you mean "
+                                             "'baseline_bins'"):
+        validate_params("01_dataset", ns, check_upstream=False)
+    ns = good("01_dataset", tmp_path)
+    ns["MOBILITENET"] = {"a table": 1}  # a notebook's constant, not a parameter
+    assert validate_params("01_dataset", ns, check_upstream=False).seed == ns["seed"]
+
+
+def test_missing_upstream_names_the_make_command_with_its_artifacts_folder(tmp_path):
+    with pytest.raises(UpstreamMissingError,
+                       match=f"make 01_dataset PROFILE=smoke ARTIFACTS={tmp_path}$"):
+        validate_params("03_eca", good("03_eca", tmp_path))
 
 
 def test_unknown_profile():

@@ -13,16 +13,6 @@ from roadlite.results import MISSING, render_results_page
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_make_turns_command_line_variables_into_overrides(tmp_path):
-    out = subprocess.run(
-        ["make", "-n", "nb", "NB=03_eca", "EPOCHS=5", "LR=0.01", "PROFILE=smoke",
-         f"ARTIFACTS={tmp_path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    line = next(ln for ln in out.splitlines() if "roadlite.pipeline run 03_eca" in ln)
-    assert "EPOCHS=5" in line and "LR=0.01" in line
-    assert "NB=" not in line and "PROFILE=" not in line.split("--profile")[0]
-    assert f"--artifacts {tmp_path}" in line
-
-
 def test_make_has_one_target_per_chapter(tmp_path):
     out = subprocess.run(["make", "-n", "chapters", "PROFILE=smoke", f"ARTIFACTS={tmp_path}"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -67,3 +57,62 @@ def test_stage_book_copies_executed_notebooks_and_marks_the_rest(tmp_path):
     assert staged[1]["metadata"]["tags"] == ["injected-parameters"]
     assert "has not been run" in (stage / "03_eca.md").read_text()
     assert (stage / "results.md").exists()
+
+
+def make_graph(tmp_path) -> dict[str, tuple[set[str], set[str]]]:
+    """{chapter: (prerequisite chapters, order-only prerequisite chapters)} from make's own
+    database (``make -qp``), i.e. the graph make really builds."""
+    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "chapters"],
+                         cwd=ROOT, capture_output=True, text=True).stdout
+    prefix = f"{tmp_path}/smoke/"
+    graph: dict[str, tuple[set[str], set[str]]] = {}
+    for line in out.splitlines():
+        if not line.startswith(prefix) or ".ipynb:" not in line:
+            continue
+        target, deps = line.split(":", 1)
+        chapter = target[len(prefix):].split("/")[0]
+        normal, _, order = deps.partition("|")
+
+        def chapters(words: str) -> set[str]:
+            return {w[len(prefix):].split("/")[0] for w in words.split()
+                    if w.startswith(prefix) and w.endswith(".ipynb")}
+
+        n, o = graph.get(chapter, (set(), set()))
+        graph[chapter] = (n | chapters(normal), o | chapters(order))
+    return graph
+
+
+def test_makefile_graph_is_the_books_table(tmp_path):
+    from roadlite import book
+
+    graph = make_graph(tmp_path)
+    assert list(graph) == list(book.SLUGS) or set(graph) == set(book.SLUGS)
+    for c in book.CHAPTERS:
+        normal, order = graph[c.slug]
+        assert normal == set(c.reads), c.slug
+        assert order == {u for _, _, u in c.reads_when} - set(c.reads), c.slug
+
+
+def test_toc_lists_the_books_chapters_in_order():
+    import yaml
+
+    from roadlite import book
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [ch["file"].rsplit("/", 1)[1] for part in toc["parts"] for ch in part["chapters"]]
+    assert files == [*book.SLUGS, "results"]
+    captions = {ch["file"].rsplit("/", 1)[1]: part["caption"] for part in toc["parts"]
+                for ch in part["chapters"]}
+    for c in book.CHAPTERS:
+        assert c.paper.split()[0] in captions[c.slug], (c.slug, captions[c.slug])
+
+
+def test_every_chapter_of_the_table_has_a_schema_and_a_notebook():
+    from roadlite import book
+    from roadlite.params import CHAPTER_PARAMS
+
+    assert tuple(CHAPTER_PARAMS) == book.SLUGS
+    for slug in book.SLUGS:
+        assert (ROOT / "notebooks" / f"{slug}.ipynb").exists(), slug
+    for m in book.MODELS + book.VARIANTS:
+        assert m.chapter in book.SLUGS, m.key

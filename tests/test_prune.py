@@ -20,19 +20,20 @@ from roadlite.models import (
     collect_eca_gates,
     count_macs,
     count_params,
+    load_model,
     save_model,
 )
 from roadlite.prune import (
     IMPORTANCES,
     PAPER_PRUNED_PARAMS,
     PAPER_UNPRUNED_PARAMS,
+    before_after_table,
     channel_table,
     expected_param_fraction,
     layer_groups,
-    load_pruned,
+    prune_and_finetune,
     prune_channels,
     pruning_plan,
-    save_pruned,
     sensitivity_scan,
 )
 
@@ -258,11 +259,11 @@ def test_sensitivity_scan():
 def test_save_load_round_trip(pruned_pair, tmp_path):
     _, pruned = pruned_pair
     path = tmp_path / "pruned.pt"
-    assert save_pruned(pruned, path, "refined_mobilenet_v2", {"acc": torch.tensor(0.5)}) == path
+    assert save_model(pruned, path, "refined_mobilenet_v2", {"acc": torch.tensor(0.5)}) == path
     assert not [p for p in os.listdir(tmp_path) if p != "pruned.pt"]  # no temp file left
     payload = torch.load(path, weights_only=True)  # no pickled code inside
     assert payload["pruning_plan"] == pruning_plan(pruned)
-    loaded = load_pruned(path, arch="refined_mobilenet_v2")
+    loaded = load_model(path, arch="refined_mobilenet_v2")
     assert not loaded.training
     assert count_params(loaded) == count_params(pruned)
     with torch.no_grad():
@@ -278,50 +279,49 @@ def test_save_load_other_archs_and_unpruned(tmp_path):
     torch.manual_seed(0)
     model = build_model("resnet18", num_classes=3).eval()
     prune_channels(model, IMG, 0.2)
-    save_pruned(model, tmp_path / "r.pt", "resnet18")
-    loaded = load_pruned(tmp_path / "r.pt")
+    save_model(model, tmp_path / "r.pt", "resnet18")
+    loaded = load_model(tmp_path / "r.pt")
     assert loaded.fc.out_features == 3
     with torch.no_grad():
         assert torch.equal(loaded(_x()), model(_x()))
     plain = refined()  # an unpruned network is a pruned one with ratio 0
-    save_pruned(plain, tmp_path / "plain.pt", "refined_mobilenet_v2")
+    save_model(plain, tmp_path / "plain.pt", "refined_mobilenet_v2")
     with torch.no_grad():
-        assert torch.equal(load_pruned(tmp_path / "plain.pt")(_x()), plain(_x()))
+        assert torch.equal(load_model(tmp_path / "plain.pt")(_x()), plain(_x()))
 
 
 def test_load_errors_name_the_file_and_the_model(pruned_pair, tmp_path):
     _, pruned = pruned_pair
     path = tmp_path / "pruned.pt"
-    save_pruned(pruned, path, "refined_mobilenet_v2")
+    save_model(pruned, path, "refined_mobilenet_v2")
     with pytest.raises(CheckpointError, match=r"pruned\.pt.*'refined_mobilenet_v2'.*"
                                               r"expected 'mobilenet_v2'"):
-        load_pruned(path, arch="mobilenet_v2")
+        load_model(path, arch="mobilenet_v2")
     with pytest.raises(CheckpointError, match="not found.*missing.pt"):
-        load_pruned(tmp_path / "missing.pt")
+        load_model(tmp_path / "missing.pt")
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt.pt"):
-        load_pruned(bad)
-    plain = tmp_path / "plain.pt"
+        load_model(bad)
+    plain = tmp_path / "plain.pt"  # an unpruned network: the same writer, no layer plan
     save_model(refined(), plain, "refined_mobilenet_v2")
-    with pytest.raises(CheckpointError, match="plain.pt.*not a pruned one"):
-        load_pruned(plain)
+    assert "pruning_plan" not in torch.load(plain, weights_only=True)
     # a plan that does not fit its weights
     payload = torch.load(path, weights_only=True)
     payload["pruning_plan"]["features.9.0"]["out_channels"] += 1
     torch.save(payload, tmp_path / "tampered.pt")
     with pytest.raises(CheckpointError, match="tampered.pt.*refined_mobilenet_v2"):
-        load_pruned(tmp_path / "tampered.pt")
+        load_model(tmp_path / "tampered.pt")
 
 
 def test_save_errors_and_atomicity(pruned_pair, tmp_path, monkeypatch):
     _, pruned = pruned_pair
     with pytest.raises(ValueError, match="unknown architecture"):
-        save_pruned(pruned, tmp_path / "x.pt", "no_such_net")
+        save_model(pruned, tmp_path / "x.pt", "no_such_net")
     with pytest.raises(ValueError, match="not a \\(pruned\\) 'mobilenet_v2'"):
-        save_pruned(pruned, tmp_path / "x.pt", "mobilenet_v2")
+        save_model(pruned, tmp_path / "x.pt", "mobilenet_v2")
     path = tmp_path / "keep.pt"
-    save_pruned(pruned, path, "refined_mobilenet_v2")
+    save_model(pruned, path, "refined_mobilenet_v2")
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
@@ -329,7 +329,7 @@ def test_save_errors_and_atomicity(pruned_pair, tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", boom)
     with pytest.raises(OSError, match="disk full"):
-        save_pruned(pruned, path, "refined_mobilenet_v2")
+        save_model(pruned, path, "refined_mobilenet_v2")
     assert path.read_bytes() == before  # the old file is intact
     assert sorted(os.listdir(tmp_path)) == ["keep.pt"]
 
@@ -386,3 +386,55 @@ def test_iterative_pruning_with_kd_finetune_through_fit(tmp_path):
     assert len(histories) == 2
     assert 0.4 < count_params(student) / PAPER_UNPRUNED_PARAMS < 0.6
     assert student.eval()(x[:2].float()).shape == (2, 4)
+
+
+def test_prune_and_finetune_steps_seeds_criterion_and_checkpoints(tmp_path):
+    from roadlite.training import FitResult, TrainConfig
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(16) % 4
+    x = torch.randint(0, 255, (16, 3, 32, 32), generator=g, dtype=torch.uint8)
+    student = refined(2)
+    before = count_params(student)
+    seen, lines = [], []
+
+    def criterion(m):
+        assert m is student
+        seen.append(torch.initial_seed())  # the seed set just before this step's training
+        return None  # cross-entropy
+
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.01)
+    results = prune_and_finetune(student, 32, 0.3, 2, (x, y), (x, y), cfg, tmp_path,
+                                 criterion=criterion, seed=10, progress=False, log=lines.append)
+    assert seen == [11, 12]
+    assert len(results) == 2 and all(isinstance(r, FitResult) for r in results)
+    assert all(len(r.history) == 1 for r in results)
+    assert (tmp_path / "step1" / "last.pt").is_file() and (tmp_path / "step2" / "last.pt").is_file()
+    after = count_params(student)
+    assert after < before
+    assert lines[0].startswith("step 1: ") and lines[1] == (
+        f"step 2: {after:,} parameters, best validation accuracy "
+        f"{results[1].best_val_accuracy:.3f}")
+
+
+def test_before_after_table():
+    entries = {"model3_kd": {"params": 1_000_000, "macs": 40_000_000, "accuracy": 0.8},
+               "model4_pruned": {"params": 500_000, "macs": 10_000_000, "accuracy": 0.6}}
+    paper = {"model3_kd": {"params": 900, "accuracy": 97.0},
+             "model4_pruned": {"params": 450, "accuracy": 97.0}}
+    table = before_after_table(entries, 96, labels=["Model 3", "Model 4"], paper=paper)
+    assert list(table.index) == ["Model 3", "Model 4", "Model 4 / Model 3"]
+    assert list(table.columns) == ["parameters", "MMACs @ 96", "fp32 size (MB)",
+                                   "test accuracy (%)", "paper parameters", "paper accuracy (%)"]
+    assert table.loc["Model 3", "MMACs @ 96"] == 40.0
+    assert table.loc["Model 3", "fp32 size (MB)"] == 4.0
+    assert table.loc["Model 4", "test accuracy (%)"] == 60.0
+    ratio = table.loc["Model 4 / Model 3"]
+    assert ratio["parameters"] == 0.5 and ratio["MMACs @ 96"] == 0.25
+    assert ratio["test accuracy (%)"] == pytest.approx(0.75)
+    assert ratio["paper parameters"] == 0.5 and ratio["paper accuracy (%)"] == 1.0
+    default = before_after_table(entries, 64)  # labels: the keys; the paper's own numbers
+    assert list(default.index) == ["model3_kd", "model4_pruned", "model4_pruned / model3_kd"]
+    assert default.loc["model4_pruned", "paper parameters"] == PAPER_PRUNED_PARAMS
+    with pytest.raises(ValueError, match="two entries"):
+        before_after_table({"model3_kd": entries["model3_kd"]}, 96)

@@ -1,21 +1,28 @@
 """Artifacts of a chapter run: atomic writes, ``metrics.json``, ``run.json`` (book introduction).
 
-A chapter writes everything into ``artifacts/<profile>/<chapter>/``. Every file is written to a
-temporary name in the same folder and then renamed (``os.replace`` is atomic on POSIX), so an
-interrupted run never leaves a half-written file that a later run could mistake for a finished
-one. ``metrics.json`` is written last by :meth:`Run.finish`; the pipeline deletes it before a run
-starts, so its presence means "this chapter finished".
+A chapter's result is the folder ``artifacts/<profile>/<chapter>/``. Every file is written to a
+temporary name and then renamed (``os.replace`` is atomic on POSIX), so no file is ever seen
+half-written. A run works in a staging folder beside it, ``.<chapter>.partial/``, and
+:meth:`Run.finish` swaps the staging folder in only when the whole chapter succeeded: a failed
+or interrupted run leaves the last good result untouched, and its staging folder (with the
+training checkpoints) lets the next run continue where it stopped. A run holds a lock on its
+chapter (``.<chapter>.lock``), so a second run into the same folder stops with a message that
+names the first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import fcntl
 import json
 import math
 import os
 import platform
+import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -67,13 +74,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any, strict: bool = False) -> Any:
+    """``obj`` in plain JSON types: the book's one converter (run records, metrics, checkpoint
+    metadata, benchmark results).
+
+    Mappings, lists and tuples recurse; paths become strings; numpy / torch scalars and arrays
+    numbers and lists; objects with ``as_dict()`` (e.g. latency statistics) their dict;
+    non-finite floats None (JSON has no NaN). Anything else becomes its ``str`` or, with
+    ``strict``, raises TypeError naming its type.
+    """
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, strict) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
+        return [jsonable(v, strict) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
         obj = obj.item()  # numpy / torch scalars
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -81,13 +96,17 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     if hasattr(obj, "tolist"):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist(), strict)
+    if hasattr(obj, "as_dict") and callable(obj.as_dict):
+        return jsonable(obj.as_dict(), strict)
+    if strict:
+        raise TypeError(f"a value of type {type(obj).__name__} cannot be stored as JSON")
     return str(obj)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically (numpy/torch scalars become numbers)."""
-    return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -108,14 +127,24 @@ def git_commit(root: Path | None = None) -> str | None:
         return None
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, OS and Python: recorded in every ``run.json``."""
-    cpu = platform.processor() or platform.machine()
+def cpu_info() -> tuple[str | None, set[str]]:
+    """The CPU's model name and feature flags from ``/proc/cpuinfo`` (None and an empty set
+    where there is none, e.g. on macOS)."""
+    model, flags = None, set()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and model is None:
+                model = value.strip()
+            elif key == "flags" and not flags:
+                flags = set(value.split())
+    return model, flags
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, OS and Python: recorded in every ``run.json``."""
+    cpu = cpu_info()[0] or platform.processor() or platform.machine()
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
 
@@ -126,10 +155,13 @@ class Run:
     Chapter notebooks create it with :func:`start_run` right after validating parameters.
     """
 
-    def __init__(self, chapter: str, params: Mapping[str, Any], out_dir: Path):
+    def __init__(self, chapter: str, params: Mapping[str, Any], out_dir: Path,
+                 final_dir: Path | None = None, lock: ChapterLock | None = None):
         self.chapter = chapter
         self.params = dict(params)
-        self.dir = Path(out_dir)
+        self.dir = Path(out_dir)  # the staging folder while the run works, then the result
+        self.final_dir = Path(final_dir) if final_dir is not None else self.dir
+        self.lock = lock
         self.t0 = time.perf_counter()
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self.figures: list[str] = []
@@ -174,23 +206,173 @@ class Run:
         atomic_write_json(self.dir / "run.json", run_info)
         out = dict(metrics)
         out.setdefault("wall_time_s", round(wall, 2))
-        path = atomic_write_json(self.dir / "metrics.json", out)
+        atomic_write_json(self.dir / "metrics.json", out)
+        if self.dir != self.final_dir:
+            publish(self.dir, self.final_dir)
+            self.dir = self.final_dir
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        path = self.dir / "metrics.json"
         print(f"{self.chapter} finished in {wall:.1f} s; wrote {path}")
         return path
+
+
+def staging_dir(final_dir: Path) -> Path:
+    """Where a run of the chapter whose result is ``final_dir`` works: ``.<chapter>.partial``."""
+    return final_dir.parent / f".{final_dir.name}.partial"
+
+
+def publish(stage: Path, final_dir: Path) -> None:
+    """Make the finished staging folder the chapter's result, replacing the previous one.
+
+    Two renames: the old result moves aside to ``.<chapter>.old`` (deleted after), the staging
+    folder takes its place. :func:`recover_result` puts the old one back if a crash falls
+    between the two."""
+    old = final_dir.parent / f".{final_dir.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if final_dir.exists():
+        os.replace(final_dir, old)
+    os.replace(stage, final_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_result(final_dir: Path) -> None:
+    """Undo a half-done :func:`publish` (the result moved aside, the new one not yet in)."""
+    old = final_dir.parent / f".{final_dir.name}.old"
+    if old.exists() and not final_dir.exists():
+        os.replace(old, final_dir)
+
+
+def _link_tree(src: Path, dest: Path) -> int:
+    """Hard-link (copy where linking fails) every file of ``src`` into ``dest``; return the
+    number of files. Safe because every writer replaces files by rename, never in place."""
+    n = 0
+    for f in src.rglob("*"):
+        if f.is_file():
+            target = dest / f.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(f, target)
+            except OSError:
+                shutil.copy2(f, target)
+            n += 1
+    return n
+
+
+def prepare_staging(final_dir: Path, log: Any = print) -> Path:
+    """Create (or reuse) the staging folder of a chapter run and say what it continues from.
+
+    A staging folder left by an interrupted run is reused as it is: its checkpoints let the
+    training core resume. A new staging folder starts with the checkpoints of the last good
+    result (hard links), so that a rerun whose training configuration did not change does not
+    train again."""
+    recover_result(final_dir)
+    stage = staging_dir(final_dir)
+    if stage.exists():
+        n = sum(1 for f in (stage / "checkpoints").rglob("*.pt")) if (
+            stage / "checkpoints").exists() else 0
+        log(f"resuming an interrupted run of {final_dir.name}: {stage} "
+            f"({n} checkpoint file(s))")
+    else:
+        stage.mkdir(parents=True)
+        if (final_dir / "checkpoints").is_dir():
+            n = _link_tree(final_dir / "checkpoints", stage / "checkpoints")
+            log(f"{final_dir.name}: starting from the last good result's {n} checkpoint "
+                f"file(s); training whose configuration is unchanged is not repeated")
+    return stage
+
+
+# ---- one run per chapter folder --------------------------------------------------------------
+
+class ChapterLockedError(RuntimeError):
+    """Another run holds the chapter's folder."""
+
+
+_HELD: dict[str, ChapterLock] = {}  # locks this process holds, by lock-file path
+
+
+class ChapterLock:
+    """An exclusive ``flock`` on ``<artifacts>/<profile>/.<chapter>.lock``.
+
+    The lock file records its holder (process, host, command, start time, token); the kernel
+    frees it when the holder dies, so a killed run never leaves a stale lock. A child process
+    whose environment carries the holder's token (``ROADLITE_LOCK_TOKEN``: the pipeline passes
+    it to the notebook's kernel) runs under its parent's lock.
+    """
+
+    def __init__(self, path: Path, fd: int | None, token: str, inherited: bool = False):
+        self.path, self.fd, self.token, self.inherited = path, fd, token, inherited
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            os.close(self.fd)
+            self.fd = None
+        _HELD.pop(str(self.path), None)
+
+    def __enter__(self) -> ChapterLock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def lock_path(final_dir: Path) -> Path:
+    return final_dir.parent / f".{final_dir.name}.lock"
+
+
+def acquire_chapter_lock(final_dir: Path) -> ChapterLock:
+    """Lock the chapter whose result is ``final_dir``; raise :class:`ChapterLockedError`
+    naming the holder when another run has it."""
+    path = lock_path(final_dir)
+    held = _HELD.get(str(path))
+    if held is not None:  # this process already holds it (a notebook re-run in one kernel)
+        return held
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = json.loads(os.pread(fd, 65536, 0).decode() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        os.close(fd)
+        if holder.get("token") and holder.get("token") == os.environ.get("ROADLITE_LOCK_TOKEN"):
+            return ChapterLock(path, None, holder["token"], inherited=True)
+        who = (f"process {holder.get('pid', '?')} on {holder.get('host', '?')} "
+               f"(started {holder.get('started', '?')}: {holder.get('command', '?')})")
+        raise ChapterLockedError(
+            f"{final_dir} is in use by another run: {who}. Wait for it to finish, stop it, or "
+            f"run into another folder (ARTIFACTS=... / artifacts_root=...).") from None
+    token = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "token": token,
+            "command": " ".join(sys.argv)[:300],
+            "started": _dt.datetime.now().isoformat(timespec="seconds")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
+    lock = ChapterLock(path, fd, token)
+    _HELD[str(path)] = lock
+    return lock
 
 
 def start_run(params: Any) -> Run:
     """Start a chapter run from validated parameters (:class:`roadlite.params.Params`).
 
-    Removes a stale ``metrics.json`` (so that the folder does not look finished while this run
-    works), applies the thread count and seed, and returns the :class:`Run`.
+    Takes the chapter's lock, prepares the staging folder (see the module's docstring), applies
+    the thread count and seed, and returns the :class:`Run`. The last good result stays in
+    place until :meth:`Run.finish` replaces it.
     """
     import torch
 
-    out_dir = params.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").unlink(missing_ok=True)
+    final_dir = params.out_dir
+    lock = acquire_chapter_lock(final_dir)
+    stage = prepare_staging(final_dir)
     if params.get("num_threads"):
         torch.set_num_threads(int(params["num_threads"]))
     torch.manual_seed(int(params.get("seed", 0)))
-    return Run(params.chapter, params, out_dir)
+    return Run(params.chapter, params, stage, final_dir=final_dir,
+               lock=None if lock.inherited else lock)

@@ -1,10 +1,11 @@
 """The ``roadlite`` command: the pipeline, the benchmarks and the dataset downloads.
 
     roadlite run 03_eca --profile default epochs=5    # = python -m roadlite.pipeline run ...
+    roadlite params 03_eca --profile smoke > p.yaml   # one chapter's parameters, for papermill -f
     roadlite stage-book --profile default
     roadlite bench                                    # = make bench
     roadlite latency FILE.tflite --threads 1          # LiteRT latency of any .tflite file
-    roadlite download --list | NAME DEST              # needs internet
+    roadlite download --list | NAME [DEST] | --all    # needs internet
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__)
         return 0
     cmd, rest = argv[0], argv[1:]
-    if cmd in ("run", "stage-book", "chapters"):
+    if cmd in ("run", "params", "stage-book", "chapters"):
         from roadlite.pipeline import main as pipeline_main
 
         return pipeline_main([cmd, *rest])
     if cmd == "bench":
-        from roadlite.bench import main as bench_main
+        from roadlite.training_speed import main as bench_main
 
         return bench_main(rest)
     if cmd == "latency":

@@ -25,15 +25,19 @@ Chapter 05_distillation uses :func:`make_kd_criterion` with :func:`roadlite.trai
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from roadlite.training import FitResult, TrainConfig, fit
 
 __all__ = [
     "KDCriterion",
@@ -44,6 +48,7 @@ __all__ = [
     "l1_norm",
     "make_kd_criterion",
     "sparse_kd_loss",
+    "train_kd_students",
 ]
 
 
@@ -210,6 +215,43 @@ def make_kd_criterion(teacher: nn.Module, student: nn.Module, T: float = 4.0,
     (fine-tuning after pruning, Chapter 06_pruning). See :class:`KDCriterion`.
     """
     return KDCriterion(teacher, student, T, alpha, lam)
+
+
+def train_kd_students(
+    teacher: nn.Module,
+    lambdas: Mapping[str, float],
+    build: Callable[[], nn.Module],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    cfg: TrainConfig,
+    ckpt_root: str | Path,
+    *,
+    T: float = 4.0,
+    alpha: float = 0.5,
+    seed: int = 0,
+    progress: bool = True,
+    device: str = "cpu",
+) -> tuple[dict[str, nn.Module], dict[str, FitResult], dict[str, KDCriterion]]:
+    """Distil ``teacher`` into one student per L1 weight (Chapter 05_distillation).
+
+    ``lambdas`` maps a student's name to its lambda (e.g. ``{"model3_kd": 1e-5,
+    "model3_kd_no_l1": 0.0}``). Each student is ``build()`` from the same seed ``seed`` (the
+    same random weights), trained with :func:`roadlite.training.fit` on ``train`` / ``val`` with
+    the KD loss (:func:`make_kd_criterion`, ``T``, ``alpha``, its lambda), ``cfg`` with the
+    loss's hyper-parameters in ``extra``, and its checkpoints in ``ckpt_root/<name>``. Returns
+    ``(students, fit results, criteria)`` by name; a criterion's ``history`` holds the loss
+    parts of every batch.
+    """
+    students, results, criteria = {}, {}, {}
+    for key, lam in lambdas.items():
+        torch.manual_seed(seed)
+        student = build()
+        crit = make_kd_criterion(teacher, student, T=T, alpha=alpha, lam=lam)
+        student_cfg = dataclasses.replace(cfg, extra={**cfg.extra, **crit.config})
+        results[key] = fit(student, train, val, student_cfg, Path(ckpt_root) / key,
+                           criterion=crit, progress=progress, name=key, device=device)
+        students[key], criteria[key] = student, crit
+    return students, results, criteria
 
 
 def bn_scales(model: nn.Module) -> np.ndarray:

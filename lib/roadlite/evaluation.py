@@ -1,14 +1,15 @@
 """Confusion matrices, per-class metrics, significance tests, ablation summaries (Chapter 09_confusion).
 
-The MobiLiteNet paper draws its confusion matrices with the labels BR (broken marking), LO
-(longitudinal), MA (map cracking = alligator) and TR (transverse); :data:`PAPER_CLASS_ABBREV`
-maps the book's class names onto them.
+The MobiLiteNet paper draws its confusion matrices (Fig. 5c) with the labels BR (broken pavement
+marking), LO (longitudinal crack), MA (alligator crack) and TR (transverse crack);
+:data:`PAPER_CLASS_ABBREV` maps the book's class names onto them.
 
 Two classifiers evaluated on the *same* test images are compared pairwise, since their errors
 are correlated: :func:`mcnemar_test` looks only at the images on which exactly one of them is
 right, :func:`paired_bootstrap` resamples images (the same draw for both models) to get a
 confidence interval for the accuracy difference. :func:`bootstrap_accuracy_ci` gives the interval
-of one model's accuracy. Over seeds, the ablation table reports :func:`mean_std`;
+of one model's accuracy (chapter 09's ablation table uses it: every run trains one seed).
+:func:`mean_std` gives the paper's form, mean ± std, for anyone who reruns with several seeds;
 :func:`pareto_front` and :func:`plot_pareto` show which models no other model beats in
 accuracy, latency and size at once.
 
@@ -17,20 +18,27 @@ Labels are integer class indices 0 .. K-1 throughout (``y_true``, ``y_pred`` as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from roadlite import book
+from roadlite.paper_numbers import MOBILITENET
+
 __all__ = [
     "PAPER_CLASS_ABBREV",
+    "PAPER_VS_THIS_RUN_COLUMNS",
     "abbreviate",
+    "ablation_table",
     "bootstrap_accuracy_ci",
+    "collect_predictions",
     "confusion",
     "mcnemar_test",
     "mean_std",
     "paired_bootstrap",
+    "paper_vs_this_run",
     "pareto_front",
     "per_class_report",
     "plot_confusion",
@@ -250,8 +258,8 @@ def bootstrap_accuracy_ci(y_true: Any, y_pred: Any, n_boot: int = 2000, seed: in
 
 
 def mean_std(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1) over seeds, as the paper's "mean ± std"
-    (Chapter 09_confusion).
+    """Mean and sample standard deviation (ddof=1) over seeds, the form of the paper's
+    "mean ± std" (which does not say over how many runs) (Chapter 09_confusion).
 
     With a single value the standard deviation is undefined and returned as NaN (not 0: one run
     says nothing about the spread); with no values both are NaN.
@@ -342,3 +350,135 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, size: str | None = None,
     fig = ax.figure
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def collect_predictions(keys: Iterable[str], load: Callable[[str], Mapping[str, Any]]
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Every model's predicted classes on the one test split (Chapter 09_confusion).
+
+    ``load(key)`` returns a model's saved test predictions, ``{"y_true", "logits", "classes"}``
+    (e.g. :meth:`roadlite.upstream.Upstream.predictions`). Returns ``(preds, y_true, classes)``:
+    ``{key: argmax of the logits}`` in the order of ``keys``, the true labels and the class
+    names. A model whose ``y_true`` differs from the first one's was tested on another split:
+    a ValueError says which.
+    """
+    preds: dict[str, np.ndarray] = {}
+    y_true, classes = None, None
+    for key in keys:
+        z = load(key)
+        preds[key] = np.asarray(z["logits"]).argmax(1)
+        if y_true is None:
+            y_true, classes = np.asarray(z["y_true"]), [str(c) for c in z["classes"]]
+        elif not np.array_equal(y_true, z["y_true"]):
+            raise ValueError(f"the predictions of {key} were made on another test split")
+    if y_true is None:
+        raise ValueError("no model keys given")
+    return preds, y_true, classes
+
+
+# --------------------------------------------------------------------------- paper vs this run
+
+# The columns paper_vs_this_run knows: name -> (header, value of this run's entry ("ours") or
+# of the paper's numbers ("paper")). "{img_size}" in a header is filled in.
+_OURS_COLUMNS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "accuracy": ("test accuracy (%)", lambda e: 100 * e["accuracy"]),
+    "params": ("parameters", lambda e: e["params"]),
+    "macs": ("MMACs @ {img_size}", lambda e: e["macs"] / 1e6),
+}
+_PAPER_COLUMNS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "paper_accuracy": ("paper accuracy (%)", lambda p: p["accuracy"]),
+    "paper_std": ("paper ± std", lambda p: p["accuracy_std"]),
+    "paper_accuracy_pm": ("paper accuracy (%)",
+                          lambda p: f"{p['accuracy']:.2f} ± {p['accuracy_std']:.2f}"),
+    "paper_params": ("paper parameters", lambda p: p["params"]),
+    "paper_size_mb": ("paper size (MB)", lambda p: p.get("size_mb")),
+}
+PAPER_VS_THIS_RUN_COLUMNS = tuple(_OURS_COLUMNS) + tuple(_PAPER_COLUMNS)
+
+Column = str | tuple[str, Callable[[str, Mapping[str, Any]], Any]]
+
+
+def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequence[Column], *,
+                      labels: Mapping[str, str] | None = None, img_size: int | None = None,
+                      extra_rows: Mapping[str, Mapping[str, Any]] | None = None,
+                      paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """The "paper vs this run" table of chapters 03-05 and 09 (Chapter 09_confusion).
+
+    ``entries`` maps a model key to its entry of ``metrics["models"]`` (``accuracy``, ``params``,
+    ``macs``, ...); one row each, in that order, named ``labels[key]``, else the book's label
+    (:func:`roadlite.book.model`), else the key. ``columns`` are, in order, names of
+    :data:`PAPER_VS_THIS_RUN_COLUMNS` -- this run's ``accuracy`` (in %), ``params``, ``macs``
+    (millions, at ``img_size`` px), and the paper's ``paper_accuracy``, ``paper_std``,
+    ``paper_accuracy_pm`` ("mean ± std"), ``paper_params``, ``paper_size_mb`` -- or
+    ``(header, function(key, entry))`` pairs for other columns. The paper's numbers come from
+    ``paper`` (default :data:`roadlite.paper_numbers.MOBILITENET`); a model the paper does not
+    have gets no paper columns (NaN), a number the paper does not give is None. ``extra_rows``
+    (``{row name: {header: value}}``) are appended as they are, e.g. a baseline that is not a
+    model of the ladder.
+    """
+    paper = MOBILITENET if paper is None else paper
+    labels = labels or {}
+    known = {m.key for m in book.ladder(include_variants=True)}
+    unknown = [c for c in columns if isinstance(c, str) and c not in PAPER_VS_THIS_RUN_COLUMNS]
+    if unknown:
+        raise KeyError(f"unknown column(s) {unknown}; known: {', '.join(PAPER_VS_THIS_RUN_COLUMNS)}")
+    if "macs" in columns and img_size is None:
+        raise ValueError("the 'macs' column needs img_size")
+    rows: dict[str, dict[str, Any]] = {}
+    for key, entry in entries.items():
+        label = labels.get(key) or (book.model(key).label if key in known else key)
+        row: dict[str, Any] = {}
+        for col in columns:
+            if not isinstance(col, str):
+                header, value = col
+                row[header] = value(key, entry)
+            elif col in _OURS_COLUMNS:
+                header, value = _OURS_COLUMNS[col]
+                row[header.format(img_size=img_size)] = value(entry)
+            elif key in paper:
+                header, value = _PAPER_COLUMNS[col]
+                row[header] = value(paper[key])
+        rows[label] = row
+    rows.update({name: dict(r) for name, r in (extra_rows or {}).items()})
+    return pd.DataFrame(rows).T
+
+
+def ablation_table(preds: Mapping[str, Any], y_true: Any, params: Mapping[str, int],
+                   size_bytes: Mapping[str, int], latency_ms: Mapping[str, float], *,
+                   n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                   reference: str = "mobilenet_v2", reference_name: str = "MobileNetV2",
+                   paper: Mapping[str, Mapping[str, Any]] | None = None
+                   ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """The ablation table of chapter 09 beside the paper's Fig. 5b (Chapter 09_confusion).
+
+    One row per model of ``preds`` (predicted classes on the test split ``y_true``): accuracy
+    (%) with its bootstrap interval (:func:`bootstrap_accuracy_ci` with ``n_boot``, ``seed``,
+    ``level``), the paper's mean ± std, parameters (``params``), ``.tflite`` size in MB
+    (``size_bytes``), end-to-end latency relative to ``reference`` (``latency_ms``), each beside
+    the paper's number (:func:`paper_vs_this_run`; its latency ratio from the Huawei P40 times;
+    ``reference_name`` names ``reference`` in the headers).
+    Returns ``(table, intervals)``, ``intervals[key]`` being the bootstrap's
+    ``{"accuracy", "ci_low", "ci_high"}``.
+    """
+    paper = MOBILITENET if paper is None else paper
+    cis = {key: bootstrap_accuracy_ci(y_true, p, n_boot=n_boot, seed=seed, level=level)
+           for key, p in preds.items()}
+    ref_phone = paper[reference]["latency_ms_phone"]
+
+    def paper_ratio(key: str, _entry: Mapping[str, Any]) -> float | None:
+        phone = paper.get(key, {}).get("latency_ms_phone")
+        return phone / ref_phone if phone else None
+
+    columns: list[Column] = [
+        ("accuracy (%)", lambda k, _e: 100 * cis[k]["accuracy"]),
+        (f"{int(100 * level)} % interval",
+         lambda k, _e: f"{100 * cis[k]['ci_low']:.1f}–{100 * cis[k]['ci_high']:.1f}"),
+        "paper_accuracy_pm", "params", "paper_params",
+        (".tflite (MB)", lambda k, _e: size_bytes[k] / 1e6), "paper_size_mb",
+        (f"latency vs {reference_name}", lambda k, _e: latency_ms[k] / latency_ms[reference]),
+        (f"paper latency vs {reference_name} (P40)", paper_ratio)]
+    table = paper_vs_this_run({k: {"params": params[k]} for k in preds}, columns, paper=paper)
+    return table, cis

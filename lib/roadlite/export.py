@@ -1,6 +1,6 @@
 """PyTorch -> LiteRT (TFLite) export, INT8 post-training quantization, and running the result.
 
-Chapter 07_export teaches this module (chapter 03_eca already uses it for a first export check,
+Chapter 07_quantization teaches this module (chapter 03_eca already uses it for a first export check,
 chapter 08_benchmark times the files). MobiLiteNet converts its models with AI Edge Torch, now
 published as ``litert-torch``; the converted ``.tflite`` flatbuffer keeps PyTorch's NCHW input
 layout and a static input shape (1, 3, H, W), so every image size needs its own file.
@@ -9,7 +9,8 @@ Quantization (post-training, PT2E flow of ``torch.export`` + ``litert_torch.quan
 
 * ``"dynamic"`` -- dynamic-range INT8, what the authors' code ships: weights are int8, activations
   are quantized on the fly at run time; input and output stay float32.
-* ``"static"`` -- full-integer INT8 (the paper's "INT8"): weights per-channel symmetric int8,
+* ``"static"`` -- full-integer INT8 (the book's Model 5; the paper says only "weights to INT8"):
+  weights per-channel symmetric int8,
   activations int8 with scales calibrated on sample images; the ``.tflite`` input and output
   tensors are int8, so :class:`TFLiteModel` quantizes the input with the tensor's scale s and
   zero point z (q = round(x / s) + z) and dequantizes the output (x = s (q - z)).
@@ -30,8 +31,9 @@ import torch
 from torch import nn
 
 from roadlite.artifacts import atomic_path
+from roadlite.imaging import image_hw
 
-__all__ = ["TFLiteModel", "TFLiteModelError", "export_tflite", "max_abs_diff"]
+__all__ = ["TFLiteModel", "TFLiteModelError", "compare_with_torch", "export_tflite", "max_abs_diff"]
 
 QUANTIZATION_MODES = (None, "dynamic", "static")
 _PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
@@ -40,15 +42,8 @@ _PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
 class TFLiteModelError(ValueError):
     """A ``.tflite`` file cannot be loaded, or an input does not fit its input tensor.
 
-    Chapter 07_export.
+    Chapter 07_quantization.
     """
-
-
-def _img_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(img_size, int):
-        return img_size, img_size
-    h, w = img_size
-    return int(h), int(w)
 
 
 def _import_litert_torch():
@@ -110,13 +105,13 @@ def export_tflite(
     calibration: Iterable | None = None,
     verbose: bool = False,
 ) -> Path:
-    """Convert ``model`` to a LiteRT ``.tflite`` file with input shape (1, 3, H, W) (Chapter 07_export).
+    """Convert ``model`` to a LiteRT ``.tflite`` file with input shape (1, 3, H, W) (Chapter 07_quantization).
 
     ``quantization``: ``None`` (float32), ``"dynamic"`` (dynamic-range INT8: int8 weights,
     float activations, as in the authors' code) or ``"static"`` (full-integer INT8 with int8
     input/output, activation ranges calibrated on ``calibration``: an iterable of image batches
     [B, 3, H, W], e.g. a few training batches or a DataLoader yielding (x, y), preprocessed
-    exactly like the inputs the model will see; the paper's INT8).
+    exactly like the inputs the model will see; the book's Model 5).
     The model is converted from an eval-mode CPU copy (the caller's model is left untouched); the
     file is written atomically (temporary file in the same folder, then ``os.replace``). Returns
     the path. ``verbose=True`` shows litert-torch's progress lines.
@@ -126,7 +121,7 @@ def export_tflite(
     if quantization == "static" and calibration is None:
         raise ValueError("quantization='static' needs calibration batches (calibration=...)")
     litert_torch = _import_litert_torch()
-    h, w = _img_hw(img_size)
+    h, w = image_hw(img_size)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -152,7 +147,7 @@ def export_tflite(
 
 
 class TFLiteModel:
-    """A ``.tflite`` classifier run by the LiteRT interpreter (Chapters 07_export, 08_benchmark).
+    """A ``.tflite`` classifier run by the LiteRT interpreter (Chapters 07_quantization, 08_benchmark).
 
     ``predict(x)`` takes a float32 NCHW batch (numpy array or torch tensor) and returns the
     float32 logits [N, num_classes]. A file with batch-1 input runs the batch image by image. An
@@ -208,7 +203,7 @@ class TFLiteModel:
         return np.array(y, dtype=np.float32)
 
     def predict(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Logits for a float32 NCHW batch ``x`` [N, 3, H, W] (Chapter 07_export)."""
+        """Logits for a float32 NCHW batch ``x`` [N, 3, H, W] (Chapter 07_quantization)."""
         if torch.is_tensor(x):
             x = x.detach().cpu().numpy()
         x = np.asarray(x, dtype=np.float32)
@@ -239,7 +234,7 @@ class TFLiteModel:
 def max_abs_diff(
     model: nn.Module, tflite_model: TFLiteModel | str | os.PathLike, x: np.ndarray | torch.Tensor
 ) -> float:
-    """max |PyTorch logits - LiteRT logits| on the batch ``x`` (Chapter 07_export).
+    """max |PyTorch logits - LiteRT logits| on the batch ``x`` (Chapter 07_quantization).
 
     ``model`` runs in eval mode under ``no_grad`` on its own device (its training flag is
     restored); ``tflite_model`` is a :class:`TFLiteModel` or a path to a ``.tflite`` file.
@@ -258,3 +253,50 @@ def max_abs_diff(
         model.train(was_training)
     got = tflite_model.predict(xt.detach().cpu().numpy())
     return float(np.max(np.abs(ref - got)))
+
+
+def compare_with_torch(
+    model_or_logits: nn.Module | np.ndarray | torch.Tensor,
+    tflite_path: str | os.PathLike,
+    x: np.ndarray | torch.Tensor,
+    num_threads: int = 1,
+    y_true: np.ndarray | torch.Tensor | None = None,
+    return_logits: bool = False,
+) -> dict | tuple[dict, np.ndarray]:
+    """How a ``.tflite`` file agrees with PyTorch on the batch ``x`` (Chapters 03_eca, 07_quantization).
+
+    ``model_or_logits`` is the PyTorch model (run in eval mode under ``no_grad`` on its own
+    device; its training flag is restored) or its logits on ``x``, already computed. The file
+    runs in the LiteRT interpreter with ``num_threads`` threads. Returns the row the chapters
+    show: ``file`` (its name), ``size_bytes``, ``accuracy`` (only with the labels ``y_true``),
+    ``max_abs_diff`` (max |LiteRT - PyTorch| over the logits) and ``top1_agreement`` (the share
+    of images on which both pick the same class). With ``return_logits`` the interpreter's
+    logits come back too, as ``(row, logits)``.
+    """
+    path = Path(tflite_path)
+    x_np = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float32)
+    if isinstance(model_or_logits, nn.Module):
+        model = model_or_logits
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        was_training = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                ref = model(torch.from_numpy(x_np).to(device)).float().cpu().numpy()
+        finally:
+            model.train(was_training)
+    elif torch.is_tensor(model_or_logits):
+        ref = model_or_logits.detach().cpu().numpy()
+    else:
+        ref = np.asarray(model_or_logits)
+    out = TFLiteModel(path, num_threads=num_threads).predict(x_np)
+    if ref.shape != out.shape:
+        raise ValueError(f"PyTorch logits of shape {ref.shape} but {path.name} gives {out.shape}")
+    row: dict = {"file": path.name, "size_bytes": path.stat().st_size}
+    if y_true is not None:
+        y = y_true.detach().cpu().numpy() if torch.is_tensor(y_true) else np.asarray(y_true)
+        row["accuracy"] = float((out.argmax(1) == y).mean())
+    row["max_abs_diff"] = float(np.abs(out - ref).max())
+    row["top1_agreement"] = float((out.argmax(1) == ref.argmax(1)).mean())
+    return (row, out) if return_logits else row

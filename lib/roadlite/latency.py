@@ -43,27 +43,38 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from roadlite.artifacts import atomic_write_json, cpu_info
 from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD
 from roadlite.export import TFLiteModel, TFLiteModelError
+from roadlite.imaging import image_hw, png_bytes
+from roadlite.paper_numbers import MOBILITENET
 
 __all__ = [
+    "MATRIX_COLUMNS",
+    "RUNTIMES",
     "STAGES",
     "LatencyStats",
     "TFLiteFileNotFoundError",
+    "benchmark_matrix",
     "benchmark_tflite",
     "benchmark_torch",
+    "cost_table",
     "decode_image",
     "environment_info",
     "format_table",
     "load_tflite",
     "main",
+    "matrix_table",
+    "median_ms",
+    "peak_bound_ms",
     "peak_matmul_gflops",
     "postprocess",
     "preprocess",
     "random_images",
+    "reductions",
     "time_callable",
-    "to_jsonable",
 ]
 
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
@@ -214,22 +225,9 @@ def random_images(height: int, width: int, n: int = 4, seed: int = 0) -> list[by
     """``n`` PNG files (bytes) of uniform random RGB noise (Chapter 08_benchmark): stand-ins when
     no real images are given. Noise does not compress, so decoding them is a little slower than
     decoding a photo of the same size."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buf, "PNG")
-        out.append(buf.getvalue())
-    return out
-
-
-def _hw(img_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(img_size, int):
-        return img_size, img_size
-    h, w = img_size
-    return int(h), int(w)
+    return [png_bytes(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+            for _ in range(n)]
 
 
 def _layout(shape: tuple[int, ...]) -> tuple[str, int, int]:
@@ -268,7 +266,7 @@ def load_tflite(path: str | os.PathLike, num_threads: int = 1,
             f"image, (1, 3, H, W) or (1, H, W, 3)"
         ) from exc
     if img_size is not None:
-        rh, rw = _hw(img_size)
+        rh, rw = image_hw(img_size)
         if (h, w) != (rh, rw):
             wanted = (1, 3, rh, rw) if layout == "NCHW" else (1, rh, rw, 3)
             raise TFLiteModelError(
@@ -344,7 +342,7 @@ def benchmark_tflite(path: str | os.PathLike, image_bytes: Sequence[bytes], num_
     Returns ``{"preprocess", "inference", "postprocess", "end_to_end"}`` -> :class:`LatencyStats`,
     plus ``runtime``, ``path``, ``num_threads``, ``input_shape``, ``input_dtype``,
     ``size_bytes``, ``n_images`` and ``prediction`` (label and probability for the first image).
-    :func:`to_jsonable` turns it into plain JSON types.
+    :func:`roadlite.artifacts.jsonable` turns it into plain JSON types.
     """
     images = _check_images(image_bytes)
     model = load_tflite(path, num_threads=num_threads, img_size=img_size)
@@ -384,7 +382,7 @@ def benchmark_torch(model: Any, img_size: int | Sequence[int], image_bytes: Sequ
     import torch
 
     images = _check_images(image_bytes)
-    h, w = _hw(img_size)
+    h, w = image_hw(img_size)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -467,19 +465,6 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _cpuinfo() -> tuple[str | None, set[str]]:
-    model, flags = None, set()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name" and model is None:
-                model = value.strip()
-            elif key == "flags" and not flags:
-                flags = set(value.split())
-    return model, flags
-
-
 def environment_info() -> dict[str, Any]:
     """What a latency figure depends on (Chapter 08_benchmark).
 
@@ -491,7 +476,7 @@ def environment_info() -> dict[str, Any]:
     """
     import torch
 
-    cpu, flags = _cpuinfo()
+    cpu, flags = cpu_info()
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -522,22 +507,110 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- reporting
+# --------------------------------------------------------------------------- the benchmark matrix
+
+RUNTIMES = {"litert": "LiteRT", "torch": "PyTorch"}  # runtime -> the name the tables use
+# The benchmark table's columns: (column, stage, statistic of LatencyStats).
+MATRIX_COLUMNS = (("end-to-end median (ms)", "end_to_end", "median_ms"),
+                  ("end-to-end IQR (ms)", "end_to_end", "iqr_ms"),
+                  ("inference median (ms)", "inference", "median_ms"),
+                  ("inference IQR (ms)", "inference", "iqr_ms"),
+                  ("preprocess median (ms)", "preprocess", "median_ms"))
+_STAGE_COLUMNS = {"end_to_end": "end-to-end median (ms)", "inference": "inference median (ms)",
+                  "preprocess": "preprocess median (ms)"}
 
 
-def to_jsonable(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A benchmark result with its :class:`LatencyStats` turned into dicts (Chapter 08_benchmark)."""
-    out: dict[str, Any] = {}
-    for key, value in result.items():
-        if isinstance(value, LatencyStats):
-            out[key] = value.as_dict()
-        elif isinstance(value, Mapping):
-            out[key] = to_jsonable(value)
-        elif isinstance(value, tuple):
-            out[key] = list(value)
-        else:
-            out[key] = value
+def benchmark_matrix(tflite_files: Mapping[str, str | os.PathLike], torch_models: Mapping[str, Any],
+                     image_bytes: Sequence[bytes], threads: Sequence[int], *, warmup: int = 10,
+                     runs: int = 50, img_size: int | Sequence[int],
+                     labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every model in every runtime at every thread count (Chapter 08_benchmark).
+
+    ``tflite_files`` maps a model key to its ``.tflite`` file (timed by :func:`benchmark_tflite`),
+    ``torch_models`` a key to its PyTorch model (:func:`benchmark_torch`); each runs at each
+    of ``threads``, LiteRT files first, in the order given. Returns one row per measurement:
+    ``{"model", "runtime" ("LiteRT" or "PyTorch"), "threads", "result"}``, ``result`` being the
+    benchmark's dict. :func:`matrix_table` makes the table of it.
+    """
+    rows = []
+    for key, path in tflite_files.items():
+        for t in threads:
+            r = benchmark_tflite(path, image_bytes, num_threads=t, warmup=warmup, runs=runs,
+                                 img_size=img_size, labels=labels)
+            rows.append({"model": key, "runtime": RUNTIMES["litert"], "threads": t, "result": r})
+    for key, model in torch_models.items():
+        for t in threads:
+            r = benchmark_torch(model, img_size, image_bytes, num_threads=t, warmup=warmup,
+                                runs=runs, labels=labels)
+            rows.append({"model": key, "runtime": RUNTIMES["torch"], "threads": t, "result": r})
+    return rows
+
+
+def matrix_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The rows of :func:`benchmark_matrix` as a table (Chapter 08_benchmark): model, runtime,
+    threads, then the medians and IQRs of :data:`MATRIX_COLUMNS` in milliseconds."""
+    return pd.DataFrame([{"model": r["model"], "runtime": r["runtime"], "threads": r["threads"],
+                          **{col: getattr(r["result"][stage], stat)
+                             for col, stage, stat in MATRIX_COLUMNS}} for r in rows])
+
+
+def median_ms(table: pd.DataFrame, model: str, runtime: str, threads: int,
+              stage: str = "end_to_end") -> float:
+    """One median of :func:`matrix_table`'s table: ``model`` in ``runtime`` at ``threads``
+    threads, for ``stage`` ("end_to_end", "inference" or "preprocess") (Chapter 08_benchmark)."""
+    sel = table[(table.model == model) & (table.runtime == runtime) & (table.threads == threads)]
+    if sel.empty:
+        raise KeyError(f"no measurement of {model!r} in {runtime} at {threads} thread(s)")
+    return float(sel[_STAGE_COLUMNS[stage]].iloc[0])
+
+
+def reductions(table: pd.DataFrame, threads: Sequence[int], final: str = "model5_int8",
+               references: Mapping[str, str] | None = None, runtime: str = "LiteRT",
+               paper: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, float]]:
+    """How much less end-to-end time ``final`` takes than each reference model, in % (Chapter
+    08_benchmark): 100 (1 - t(final) / t(reference)).
+
+    ``references`` maps a name to a model key (default: MobileNetV2 and ResNet, as the paper
+    compares). One row per thread count in ``runtime`` (``"<runtime>, <t> thread(s)"``), then
+    the paper's phone and headset (Fig. 6b, from ``paper``, default
+    :data:`roadlite.paper_numbers.MOBILITENET`), each ``{"vs <name> (%)": reduction}``.
+    """
+    references = references or {"MobileNetV2": "mobilenet_v2", "ResNet": "resnet18"}
+    paper = MOBILITENET if paper is None else paper
+    out: dict[str, dict[str, float]] = {}
+    for t in threads:
+        mine = median_ms(table, final, runtime, t)
+        out[f"{runtime}, {t} thread(s)"] = {
+            f"vs {name} (%)": 100 * (1 - mine / median_ms(table, ref, runtime, t))
+            for name, ref in references.items()}
+    for device_name, col in (("paper: Huawei P40", "latency_ms_phone"),
+                             ("paper: Meta Quest 3", "latency_ms_headset")):
+        out[device_name] = {f"vs {name} (%)": 100 * (1 - paper[final][col] / paper[ref][col])
+                            for name, ref in references.items()}
     return out
+
+
+def cost_table(table: pd.DataFrame, macs: Mapping[str, float], size_mb: Mapping[str, float],
+               peak_gflops: float, runtime: str = "LiteRT", threads: int = 1) -> pd.DataFrame:
+    """Latency against cost (Chapter 08_benchmark): the rows of ``runtime`` at ``threads``
+    threads, indexed by model, with ``macs`` (MACs per image) and ``size_mb`` (file size) of
+    each, the lower bound ``bound (ms)`` = 2 MACs / peak (``peak_gflops``, a dense matmul's
+    GFLOP/s: see :func:`peak_matmul_gflops`) and ``share of peak (%)`` = bound / inference
+    median."""
+    sel = table[(table.runtime == runtime) & (table.threads == threads)].set_index("model")
+    sel = sel.assign(macs=[macs[k] for k in sel.index], size_mb=[size_mb[k] for k in sel.index])
+    sel["bound (ms)"] = peak_bound_ms(sel["macs"], peak_gflops)
+    sel["share of peak (%)"] = 100 * sel["bound (ms)"] / sel["inference median (ms)"]
+    return sel
+
+
+def peak_bound_ms(macs: Any, peak_gflops: float) -> Any:
+    """The fastest a network of ``macs`` multiply-accumulates can run at ``peak_gflops``
+    (2 FLOPs per MAC), in milliseconds (Chapter 08_benchmark)."""
+    return 2 * macs / (peak_gflops * 1e9) * 1e3
+
+
+# --------------------------------------------------------------------------- reporting
 
 
 def format_table(result: Mapping[str, Any]) -> str:
@@ -553,19 +626,32 @@ def format_table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _at_least(lo: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="roadlite latency",
         description="End-to-end latency (preprocess + inference + postprocess) of a .tflite "
                     "image classifier in the LiteRT interpreter (Chapter 08_benchmark).")
     p.add_argument("model", help="path to a .tflite file with input (1,3,H,W) or (1,H,W,3)")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    p.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")
+    p.add_argument("--threads", type=_at_least(1), default=1, help="interpreter threads (default 1)")
+    p.add_argument("--runs", type=_at_least(1), default=50, help="timed runs (default 50)")
+    p.add_argument("--warmup", type=_at_least(0), default=10, help="untimed warm-up runs (default 10)")
     p.add_argument("--image", nargs="+", default=None, metavar="IMG",
                    help="PNG/JPEG files to use in turn (default: random images of the "
                         "model's input size)")
-    p.add_argument("--n-random", type=int, default=4,
+    p.add_argument("--n-random", type=_at_least(1), default=4,
                    help="number of random images when no --image is given (default 4)")
     p.add_argument("--labels", nargs="+", default=None, help="class names, one per output")
     p.add_argument("--json", default=None, metavar="OUT",
@@ -597,9 +683,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"ai-edge-litert {env['ai_edge_litert']}")
     print(format_table(result))
     if args.json:
-        from roadlite.artifacts import atomic_write_json
 
-        atomic_write_json(args.json, {"result": to_jsonable(result), "environment": env,
+
+        atomic_write_json(args.json, {"result": result, "environment": env,
                                       "images": args.image or f"random:{len(images)}"})
         print(f"wrote {args.json}")
     return 0

@@ -16,6 +16,7 @@ Profiles live in ``params/<profile>.yaml`` with a ``shared`` section and one sec
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import types
 from collections.abc import Callable, Mapping
@@ -25,6 +26,9 @@ from typing import Any
 
 import yaml
 
+from roadlite import book
+from roadlite.data.locate import resolve_data_root
+from roadlite.data.validate import DataError
 from roadlite.paths import artifact_dir, repo_root
 
 
@@ -70,8 +74,15 @@ def _multiple_of(n: int) -> Callable[[Any], str | None]:
 
 
 def _existing_folder(v: Any) -> str | None:
-    path = repo_root() / v  # an absolute v stays absolute
-    return None if path.is_dir() else f"is not a folder ({path} does not exist)"
+    """A folder, or the name of a registered data set found in ``data/`` or ``../shared/data``
+    (:func:`roadlite.data.locate.resolve_data_root`)."""
+    try:
+        resolve_data_root(v)
+    except DataError as e:
+        text = str(e)
+        prefix = f"data_root {v!r}: "
+        return "cannot be used: " + (text[len(prefix):] if text.startswith(prefix) else text)
+    return None
 
 
 # Parameters every chapter accepts.
@@ -113,7 +124,7 @@ TRAINING: dict[str, Param] = {
     "lr": Param(float, "initial learning rate", min=1e-7, max=10.0),
     "momentum": Param(float, "SGD/RMSProp momentum", min=0.0, max=0.999),
     "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
-    "scheduler": Param(str, "learning-rate schedule (authors: plateau on val accuracy)",
+    "scheduler": Param(str, "learning-rate schedule (authors' code: plateau on val accuracy)",
                        choices=("plateau", "cosine", "none")),
     "plateau_patience": Param(int, "epochs without improvement before the LR drops",
                               min=0, max=100),
@@ -129,7 +140,7 @@ TRAIN_DATA = {"train_data": Param(str, "training images: 'original' (chapter 01)
 
 
 def _gan_size(v: Any) -> str | None:
-    from roadlite.gan import VALID_SIZES
+    from roadlite.gan import VALID_SIZES  # noqa: PLC0415 (checked against gan in a test)
 
     return None if v in VALID_SIZES else (
         f"cannot be produced by the generator; it makes {list(VALID_SIZES)} pixels")
@@ -179,7 +190,7 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "teacher_epochs": Param(int, "training epochs of the ResNet-18 teacher", min=1, max=1000),
         "teacher_lr": Param(float, "initial learning rate of the teacher", min=1e-7, max=10.0),
         "teacher_pretrained": Param(bool, "start the teacher from ImageNet weights (needs "
-                                          "internet; the authors' choice)"),
+                                          "internet; the authors' code's choice)"),
         "temperature": Param(float, "distillation temperature T", min=1e-3, max=100.0,
                              check=_positive),
         "alpha": Param(float, "weight alpha of the soft (teacher) term", min=0.0, max=1.0),
@@ -189,9 +200,11 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     "06_pruning": {
         **TRAINING,
         **TRAIN_DATA,
-        "pruning_ratio": Param(float, "share of the channels removed from every convolution",
+        "pruning_ratio": Param(float, "share of the channels removed from every convolution "
+                                      "(paper: up to 0.3; authors' code: 0.3)",
                                check=_open_unit_interval),
-        "pruning_steps": Param(int, "iterative pruning steps (each followed by fine-tuning)",
+        "pruning_steps": Param(int, "iterative pruning steps (each followed by fine-tuning; "
+                                    "authors' code: 1)",
                                min=1, max=100),
         "temperature": Param(float, "distillation temperature T of the fine-tuning", min=1e-3,
                              max=100.0, check=_positive),
@@ -221,23 +234,10 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     },
 }
 
-# Which earlier chapters a chapter reads (their metrics.json must exist).
-UPSTREAM: dict[str, tuple[str, ...]] = {
-    "01_dataset": (),
-    "02_gan": ("01_dataset",),
-    "03_eca": ("01_dataset",),
-    "04_refinement": ("01_dataset", "03_eca"),
-    "05_distillation": ("01_dataset", "04_refinement"),
-    "06_pruning": ("01_dataset", "05_distillation"),
-    "07_quantization": ("01_dataset", "03_eca", "04_refinement", "05_distillation",
-                        "06_pruning"),
-    "08_benchmark": ("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
-                     "07_quantization"),
-    "09_confusion": ("03_eca", "04_refinement", "05_distillation", "06_pruning",
-                     "07_quantization", "08_benchmark"),
-}
-
-CHAPTERS: tuple[str, ...] = tuple(CHAPTER_PARAMS)
+CHAPTERS: tuple[str, ...] = book.SLUGS
+if tuple(CHAPTER_PARAMS) != CHAPTERS:  # the book's table and the schemas list the same chapters
+    raise ImportError(f"roadlite.params: the schemas {list(CHAPTER_PARAMS)} do not match the "
+                      f"book's chapters {list(CHAPTERS)}")
 
 _NOT_PARAMS = {"In", "Out", "exit", "quit", "get_ipython", "open"}
 
@@ -266,7 +266,7 @@ def check_value(chapter: str, name: str, value: Any) -> Any:
     """Validate one parameter value; return it (ints widened to float where a float is due)."""
     params = schema(chapter)
     if name not in params:
-        close = difflib.get_close_matches(name, params, n=1)
+        close = difflib.get_close_matches(name.lower(), params, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ParameterError(
             f"{chapter}: unknown parameter {name!r}.{hint} "
@@ -285,7 +285,9 @@ def check_value(chapter: str, name: str, value: Any) -> Any:
     if value is None:
         return value
     problem = None
-    if p.choices is not None and value not in p.choices:
+    if isinstance(value, float) and not math.isfinite(value):
+        problem = "must be a finite number"
+    elif p.choices is not None and value not in p.choices:
         problem = f"must be one of {list(p.choices)}"
     elif p.min is not None and value < p.min:
         problem = f"must be >= {p.min:g}"
@@ -298,22 +300,36 @@ def check_value(chapter: str, name: str, value: Any) -> Any:
     return value
 
 
-def parameters_from_namespace(ns: Mapping[str, Any]) -> dict[str, Any]:
+def parameters_from_namespace(ns: Mapping[str, Any], chapter: str | None = None
+                              ) -> dict[str, Any]:
     """Pick the parameter-like names out of a notebook's ``globals()``.
 
-    Modules, functions, classes, IPython's own names, ``_private`` names and UPPER_CASE
-    constants are left out; what
-    remains is what the parameters cell (and papermill's injected cell) defined.
+    Modules, functions, classes, IPython's own names and ``_private`` names are left out; what
+    remains is what the parameters cell (and papermill's injected cell) defined. Names are
+    case-insensitive, as on the ``make`` command line: ``BASELINE_BINS = 4`` (papermill
+    ``-p BASELINE_BINS 4``) sets ``baseline_bins``, and, because it comes later in the
+    namespace than the parameters cell's value, wins. With ``chapter`` given, an upper-case
+    name that is not a parameter but holds a plain value (a number, string, bool or None) is
+    an error too: papermill would have injected it and the run would have ignored it.
     """
-    out = {}
+    known = schema(chapter) if chapter is not None else None
+    out: dict[str, Any] = {}
     for k, v in ns.items():
-        if k.startswith("_") or k in _NOT_PARAMS or (k.isupper() and len(k) > 1):
-            continue  # private names, IPython's names, CONSTANTS
+        if k.startswith("_") or k in _NOT_PARAMS:
+            continue  # private names, IPython's names
         if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
             continue
         if callable(v):
             continue
-        out[k] = v
+        name = k.lower()
+        if k != name:  # an upper- or mixed-case name: a parameter, or a notebook constant
+            if known is not None and name not in known:
+                if isinstance(v, (bool, int, float, str)) or v is None:
+                    check_value(chapter, k, v)  # raises: unknown, with a suggestion
+                continue  # a constant of the notebook (a table, a model, ...)
+            if known is None:
+                continue
+        out[name] = v
     return out
 
 
@@ -343,7 +359,7 @@ def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: 
     Raises :class:`ParameterError` naming the first bad parameter, or
     :class:`UpstreamMissingError` naming the missing upstream file.
     """
-    given = parameters_from_namespace(namespace)
+    given = parameters_from_namespace(namespace, chapter)
     params = schema(chapter)
     for name in given:
         if name not in params:
@@ -354,15 +370,28 @@ def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: 
     out = Params({n: check_value(chapter, n, given[n]) for n in params})
     out.chapter = chapter
     if check_upstream:
-        extra = ("02_gan",) if out.get("train_data") == "gan" else ()
-        for up in UPSTREAM[chapter] + extra:
-            f = out.upstream_dir(up) / "metrics.json"
-            if not f.exists():
-                raise UpstreamMissingError(
-                    f"{chapter} needs the output of chapter {up}, but {f} does not exist. "
-                    f"Run it first: make {up} PROFILE={out['profile']}"
-                )
+        require_upstream(chapter, out)
     return out
+
+
+def require_upstream(chapter: str, params: Mapping[str, Any]) -> None:
+    """Raise :class:`UpstreamMissingError` when a chapter that ``chapter`` reads has not
+    finished (no ``metrics.json``); the message says which ``make`` command makes it."""
+    root, profile = params["artifacts_root"], params["profile"]
+    for up in book.upstream(chapter, dict(params)):
+        f = artifact_dir(root, profile, up) / "metrics.json"
+        if not f.exists():
+            where = "" if str(root) == "artifacts" else f" ARTIFACTS={_shell_word(str(root))}"
+            raise UpstreamMissingError(
+                f"{chapter} needs the output of chapter {up}, but {f} does not exist. "
+                f"Run it first: make {up} PROFILE={profile}{where}"
+            )
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def load_profile(profile: str, root: Path | None = None) -> dict[str, Any]:
@@ -393,9 +422,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParameterError(f"override {text!r} is not of the form name=value")
     name, raw = text.split("=", 1)
     value = yaml.safe_load(raw) if raw != "" else None
-    if isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string; papermill reads it as a float
+    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (and nan) as a string; papermill, a float
         try:
-            value = float(value) if any(c in value for c in ".eE") else value
+            value = float(value)
         except ValueError:
             pass
     return name.strip().lower(), value

@@ -1,35 +1,53 @@
 """Run chapters with papermill and stage the executed notebooks for the book.
 
-The Makefile calls this module; it can be used directly too::
+The Makefile calls this module; it can be used directly too (overrides go anywhere after
+``run``; names are case-insensitive)::
 
     python -m roadlite.pipeline run 03_eca --profile default epochs=5
+    python -m roadlite.pipeline params 03_eca --profile smoke > my.yaml   # for papermill -f
     python -m roadlite.pipeline stage-book --profile default
 
-``run`` resolves the chapter's parameters (profile + overrides, validated before any work),
-executes ``notebooks/<chapter>.ipynb`` with papermill into a temporary file and renames it to
-``artifacts/<profile>/<chapter>/<chapter>.ipynb`` only when the whole notebook succeeded. A failed
-run leaves ``<chapter>.failed.ipynb`` beside it for inspection and no ``metrics.json``.
+``run`` resolves the chapter's parameters (profile + overrides) and checks them and the upstream
+chapters before it touches anything, takes the chapter's lock, and executes
+``notebooks/<chapter>.ipynb`` with papermill. The notebook works in a staging folder and swaps
+it in as ``artifacts/<profile>/<chapter>/`` only when it finished (see
+:mod:`roadlite.artifacts`); the executed notebook then joins it. A failed run leaves the last good
+result as it was, ``artifacts/<profile>/<chapter>.failed.ipynb`` for inspection, and its staging
+folder, from which the next run continues.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from roadlite.artifacts import atomic_path, atomic_write_text
+import yaml
+
+from roadlite.artifacts import (
+    ChapterLockedError,
+    acquire_chapter_lock,
+    atomic_write_text,
+    recover_result,
+    staging_dir,
+)
 from roadlite.params import (
     CHAPTER_PARAMS,
     CHAPTERS,
     SHARED,
     ParameterError,
+    UpstreamMissingError,
     parse_override,
+    require_upstream,
     resolve_params,
 )
 from roadlite.paths import artifact_dir, repo_root
@@ -37,59 +55,129 @@ from roadlite.paths import artifact_dir, repo_root
 BOOK_STAGE = Path("book") / "_chapters"
 
 
-def split_overrides(chapter: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Keep the overrides this chapter knows; a name no chapter knows is an error."""
+def chapters_with(name: str) -> list[str]:
+    """The chapters that have parameter ``name``."""
+    return [c for c in CHAPTERS if name in SHARED or name in CHAPTER_PARAMS[c]]
+
+
+def split_overrides(chapter: str, overrides: dict[str, Any], strict: bool = True
+                    ) -> dict[str, Any]:
+    """Keep the overrides ``chapter`` has.
+
+    A name no chapter has is always an error. A name only other chapters have is an error when
+    ``strict`` (one chapter run: ``make nb``, ``roadlite run``); otherwise (``make CHAPTER``
+    and ``make book``, whose overrides go to every chapter) it is dropped with a notice that
+    names the chapters it is for.
+    """
+    known = {**SHARED, **CHAPTER_PARAMS[chapter]}
     everywhere = set(SHARED).union(*CHAPTER_PARAMS.values())
     unknown = [k for k in overrides if k not in everywhere]
     if unknown:
         raise ParameterError(f"unknown parameter(s) {unknown}: no chapter has them "
-                             f"(chapter {chapter} knows: "
-                             f"{', '.join(sorted({**SHARED, **CHAPTER_PARAMS[chapter]}))})")
-    known = {**SHARED, **CHAPTER_PARAMS[chapter]}
+                             f"(chapter {chapter} has: {', '.join(sorted(known))})")
+    other = {k: chapters_with(k) for k in overrides if k not in known}
+    if other:
+        where = "; ".join(f"{k!r} belongs to {', '.join(v)}" for k, v in other.items())
+        if strict:
+            raise ParameterError(f"{chapter} has no parameter(s) {sorted(other)}: {where}")
+        print(f"== {chapter}: not used here: {where}", flush=True)
     return {k: v for k, v in overrides.items() if k in known}
 
 
+class _ConsoleEcho(logging.Handler):
+    """Echo the notebook's resume messages (papermill logs the cells' output) to the console."""
+
+    PATTERN = re.compile(r"resum|starting afresh|starting from the last good", re.I)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for line in str(record.getMessage()).splitlines():
+            if self.PATTERN.search(line):
+                print(f"   {line.strip()}", flush=True)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _remove_stale_temporaries(folder: Path, chapter: str) -> None:
+    """Hidden temporary notebooks that a killed run (before this version) left behind."""
+    for d in (folder, folder.parent):
+        if d.is_dir():
+            for f in d.glob(f".{chapter}.ipynb.*.ipynb"):
+                f.unlink(missing_ok=True)
+
+
 def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = None,
-                artifacts_root: str | None = None, log_output: bool = True) -> Path:
-    """Execute one chapter notebook with papermill; return the executed notebook's path."""
+                artifacts_root: str | None = None, log_output: bool = True,
+                strict: bool = True) -> Path:
+    """Execute one chapter notebook with papermill; return the executed notebook's path.
+
+    Everything is checked before anything is touched: the parameters (a :class:`ParameterError`
+    names the bad one), the upstream chapters (:class:`UpstreamMissingError`) and the chapter's
+    lock (:class:`~roadlite.artifacts.ChapterLockedError` names the run that holds it)."""
     import papermill as pm
 
     root = repo_root()
-    params = resolve_params(chapter, profile, split_overrides(chapter, overrides or {}),
+    params = resolve_params(chapter, profile, split_overrides(chapter, overrides or {}, strict),
                             artifacts_root=artifacts_root, root=root)
+    require_upstream(chapter, params)
     out_dir = artifact_dir(params["artifacts_root"], profile, chapter)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"{chapter}.ipynb"
-    failed = out_dir / f"{chapter}.failed.ipynb"
-    for stale in (final, failed, out_dir / "metrics.json"):
-        stale.unlink(missing_ok=True)
+    failed = out_dir.parent / f"{chapter}.failed.ipynb"
     src = root / "notebooks" / f"{chapter}.ipynb"
-    print(f"== {chapter} [{profile}] -> {out_dir}", flush=True)
-    t0 = time.perf_counter()
-    env_root = os.environ.get("ROADLITE_ROOT")
-    os.environ["ROADLITE_ROOT"] = str(root)
+    lock = acquire_chapter_lock(out_dir)
+    saved_env = {k: os.environ.get(k) for k in ("ROADLITE_ROOT", "ROADLITE_LOCK_TOKEN")}
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    echo = _ConsoleEcho()
+    pm_log = logging.getLogger("papermill")
+    pm_log.addHandler(echo)
+    pm_log.setLevel(logging.INFO)
     try:
-        with atomic_path(final, suffix=".tmp.ipynb") as tmp:
-            try:
-                pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(root),
-                                    kernel_name="python3", progress_bar=False,
-                                    log_output=log_output, report_mode=False)
-            except BaseException:
-                if tmp.exists() and tmp.stat().st_size:
-                    shutil.copyfile(tmp, failed)
-                    print(f"!! {chapter} failed; executed notebook kept at {failed}",
-                          file=sys.stderr)
-                raise
+        recover_result(out_dir)
+        _remove_stale_temporaries(out_dir, chapter)
+        os.environ["ROADLITE_ROOT"] = str(root)
+        os.environ["ROADLITE_LOCK_TOKEN"] = lock.token
+        print(f"== {chapter} [{profile}] -> {out_dir}", flush=True)
+        t0 = time.perf_counter()
+        executed = out_dir.parent / f".{chapter}.executing.ipynb"
+        executed.unlink(missing_ok=True)
+        try:
+            pm.execute_notebook(str(src), str(executed), parameters=params, cwd=str(root),
+                                kernel_name="python3", progress_bar=False,
+                                log_output=log_output, report_mode=False)
+        except BaseException:
+            if executed.exists() and executed.stat().st_size:
+                os.replace(executed, failed)
+                print(f"!! {chapter} failed; the executed notebook is at {failed}; the last "
+                      f"good result (if any) is unchanged in {out_dir}", file=sys.stderr)
+            raise
+        if staging_dir(out_dir).exists() or not (out_dir / "metrics.json").exists():
+            executed.unlink(missing_ok=True)
+            raise RuntimeError(f"{chapter} ran but did not finish its run (did it call "
+                               f"run.finish?); the last good result is unchanged")
+        final = out_dir / f"{chapter}.ipynb"
+        os.replace(executed, final)
+        failed.unlink(missing_ok=True)
     finally:
-        if env_root is None:
-            os.environ.pop("ROADLITE_ROOT", None)
-        else:
-            os.environ["ROADLITE_ROOT"] = env_root
-    if not (out_dir / "metrics.json").exists():
-        final.unlink(missing_ok=True)
-        raise RuntimeError(f"{chapter} ran but wrote no metrics.json (did it call run.finish?)")
+        pm_log.removeHandler(echo)
+        signal.signal(signal.SIGTERM, previous_term)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        lock.release()
     print(f"== {chapter} [{profile}] done in {time.perf_counter() - t0:.1f} s", flush=True)
     return final
+
+
+def chapter_parameters_yaml(chapter: str, profile: str, overrides: dict[str, Any] | None = None,
+                            artifacts_root: str | None = None) -> str:
+    """The resolved parameters of one chapter as flat YAML: the file ``papermill -f`` takes.
+
+    (A profile file has one section per chapter, which papermill cannot inject.)"""
+    params = resolve_params(chapter, profile, split_overrides(chapter, overrides or {}),
+                            artifacts_root=artifacts_root)
+    return yaml.safe_dump(dict(params), sort_keys=False)
 
 
 def _stage_notebook(src: Path, dest: Path) -> None:
@@ -129,31 +217,65 @@ def stage_book(profile: str, artifacts_root: str | None = None, stage: Path | No
     return stage
 
 
+def _overrides(words: Iterable[str], from_env: Iterable[str] = ()) -> dict[str, Any]:
+    """``name=value`` words, then names whose values are in the environment (``make`` passes
+    its command-line variables this way, so values with quotes or spaces arrive intact)."""
+    out = dict(parse_override(w) for w in words)
+    for name in from_env:
+        if name not in os.environ:
+            raise ParameterError(f"override {name} is not in the environment")
+        out.update([parse_override(f"{name}={os.environ[name]}")])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m roadlite.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="execute one chapter notebook")
+    r = sub.add_parser("run", help="execute one chapter notebook",
+                       usage="%(prog)s CHAPTER [--profile P] [--artifacts DIR] [name=value ...]")
     r.add_argument("chapter", choices=CHAPTERS)
     r.add_argument("--profile", default="default")
     r.add_argument("--artifacts", default=None, help="artifacts root (default: artifacts)")
-    r.add_argument("overrides", nargs="*", help="name=value parameter overrides")
+    r.add_argument("--from-env", nargs="*", default=[], metavar="NAME",
+                   help="overrides whose values are environment variables of these names")
+    r.add_argument("--other-chapters-ok", action="store_true",
+                   help="drop (with a notice) overrides that only other chapters have")
+    q = sub.add_parser("params", help="print one chapter's resolved parameters as YAML "
+                                      "(for papermill -f)")
+    q.add_argument("chapter", choices=CHAPTERS)
+    q.add_argument("--profile", default="default")
+    q.add_argument("--artifacts", default=None)
     s = sub.add_parser("stage-book", help="stage executed notebooks + results page for the book")
     s.add_argument("--profile", default="default")
     s.add_argument("--artifacts", default=None)
     sub.add_parser("chapters", help="list the chapters in order")
-    args = ap.parse_args(argv)
+    # Overrides (name=value) may stand anywhere after the command.
+    args, rest = ap.parse_known_args(argv)
+    words = [w for w in rest if "=" in w and not w.startswith("-")]
+    stray = [w for w in rest if w not in words]
+    if stray or (words and args.cmd not in ("run", "params")):
+        ap.error(f"unrecognized arguments: {' '.join(stray or words)}")
     try:
         if args.cmd == "run":
-            overrides = dict(parse_override(o) for o in args.overrides)
-            run_chapter(args.chapter, args.profile, overrides, args.artifacts)
+            run_chapter(args.chapter, args.profile, _overrides(words, args.from_env),
+                        args.artifacts, strict=not args.other_chapters_ok)
+        elif args.cmd == "params":
+            sys.stdout.write(chapter_parameters_yaml(args.chapter, args.profile,
+                                                     _overrides(words), args.artifacts))
         elif args.cmd == "stage-book":
             print(stage_book(args.profile, args.artifacts))
         else:
             print("\n".join(CHAPTERS))
-    except ParameterError as e:
-        print(f"parameter error: {e}", file=sys.stderr)
+    except (ParameterError, UpstreamMissingError, ChapterLockedError) as e:
+        kind = ("parameter error" if isinstance(e, ParameterError) else
+                "missing upstream" if isinstance(e, UpstreamMissingError) else "chapter in use")
+        print(f"{kind}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last good result is unchanged and a rerun continues",
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -206,3 +206,27 @@ def loss_parts(history: Sequence[Mapping[str, float]], keys: Sequence[str],
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def latency_vs_cost(table, peak_gflops: float, latency: str = "inference median (ms)",
+                    ylabel: str = "LiteRT inference, 1 thread (ms)"):
+    """Chapter 08_benchmark: latency against MACs and against file size, log-log, one point per
+    model, with the peak bound (2 FLOPs per MAC at ``peak_gflops``) as a dashed line.
+
+    ``table`` is :func:`roadlite.latency.cost_table`'s: indexed by model, with the columns
+    ``macs``, ``size_mb`` and ``latency``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, col, label in ((axes[0], "macs", "MACs per image"), (axes[1], "size_mb", "file size (MB)")):
+        ax.scatter(table[col], table[latency], color="C0")
+        for k, row in table.iterrows():
+            ax.annotate(k, (row[col], row[latency]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel=ylabel)
+        ax.grid(alpha=0.3, which="both")
+    macs = table["macs"].sort_values()
+    axes[0].plot(macs, 2 * macs / (peak_gflops * 1e9) * 1e3, "--", color="0.5",
+                 label=f"peak bound ({peak_gflops:.0f} GFLOP/s)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -7,7 +7,9 @@ projection conv's input channels; the residual add ties a block's output channel
 and to every later block of the stage. We let torch-pruning's *dependency graph* (Fang et al.,
 CVPR 2023) find these groups and remove the channels of each group together.
 
-MobiLiteNet's recipe (the authors' code uses NNI's ``L1NormPruner``): remove ``ratio`` = 30 % of
+The authors' code's recipe (NNI's ``L1NormPruner``, one step; the paper says only "up to 30 %"
+of the channels, by a criterion "such as the magnitude of the channel's weights", pruned
+iteratively with fine-tuning after each step): remove ``ratio`` = 30 % of
 the output channels of every convolution, ranking the filters of a layer by their L1 norm
 sum |theta| (the least important have the smallest norm; the lambda L1 term of Chapter
 05_distillation made many of them small), keep the classifier's outputs, then fine-tune with the
@@ -16,7 +18,8 @@ distillation loss without the L1 term (T = 4, alpha = 0.5, lambda = 0).
 Why 30 % of the channels removes about half of the parameters: a 1x1 convolution loses 30 % of
 its output *and* 30 % of its input channels, so it keeps 0.7 x 0.7 = 0.49 of its weights. The
 paper's Model 4 has 498,283 of Model 2's 996,310 parameters (50.0 %); our torch-pruning run
-gives 495,528 (49.7 %) -- the small difference is rounding of channel counts.
+gives 495,528 (49.7 %) -- the small difference is rounding of channel counts: keeping ceil(0.7 C)
+of a layer's C channels gives exactly 498,283, torch-pruning keeps floor(0.7 C).
 
 ECA survives pruning unchanged: its 1-D convolution slides a fixed kernel of size k across the
 channel axis, so it works for any number of channels. We register ECA with the dependency graph
@@ -33,9 +36,7 @@ the plan and loads the weights, all with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import copy
-import json
 import numbers
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -45,24 +46,25 @@ import pandas as pd
 import torch
 from torch import nn
 
-from roadlite.artifacts import atomic_path
-from roadlite.models.checkpoint import CheckpointError, read_checkpoint, to_builtin
 from roadlite.models.eca import ECA
-from roadlite.models.mobilenet import InvertedResidual, MobileNetV2
+from roadlite.models.layer_plan import layer_plan, sync_block_attributes
+from roadlite.models.mobilenet import MobileNetV2
 from roadlite.models.summary import count_macs, count_params
+from roadlite.paper_numbers import MOBILITENET
+from roadlite.training import FitResult, TrainConfig, fit
 
 __all__ = [
     "IMPORTANCES",
     "PAPER_PRUNED_PARAMS",
     "PAPER_UNPRUNED_PARAMS",
+    "before_after_table",
     "channel_table",
     "expected_param_fraction",
     "layer_groups",
-    "load_pruned",
     "make_importance",
+    "prune_and_finetune",
     "prune_channels",
     "pruning_plan",
-    "save_pruned",
     "sensitivity_scan",
 ]
 
@@ -74,7 +76,6 @@ PAPER_UNPRUNED_PARAMS = 996_310
 #: Importance criteria :func:`prune_channels` accepts by name.
 IMPORTANCES = ("l1", "group_l1", "l2", "bn_scale", "random")
 
-_PLAN_FORMAT = "roadlite-pruned/1"
 
 
 # --- validation and torch-pruning plumbing -----------------------------------------------------
@@ -161,21 +162,6 @@ def _output_layer(model: nn.Module) -> nn.Linear | None:
     return linears[-1] if linears else None
 
 
-def _sync_attributes(model: nn.Module) -> None:
-    """Update the descriptive channel counts of our blocks after their layers changed."""
-    for m in model.modules():
-        if isinstance(m, InvertedResidual):
-            convs = [c for c in m.conv.modules() if isinstance(c, nn.Conv2d)]
-            m.inp, m.oup = convs[0].in_channels, convs[-1].out_channels
-            depthwise = [c for c in convs if c.groups > 1]
-            m.hidden = depthwise[0].in_channels if depthwise else m.inp
-        if isinstance(m, ECA) and m.channels < 1:
-            raise RuntimeError("pruning removed every channel of an ECA block")
-    if isinstance(model, MobileNetV2):
-        model.stem_channels = model.features[0][0].out_channels
-        model.last_channels = model.features[-1][0].out_channels
-
-
 def prune_channels(
     model: nn.Module,
     img_size: int | Sequence[int],
@@ -257,7 +243,7 @@ def prune_channels(
     finetune_seconds = 0.0
     for step in range(1, steps + 1):
         pruner.step()
-        _sync_attributes(model)
+        sync_block_attributes(model)
         if finetune is not None:
             t0 = time.perf_counter()
             finetune(model, step)
@@ -402,163 +388,76 @@ def sensitivity_scan(
     return df
 
 
-# --- saving and loading pruned networks --------------------------------------------------------
-
-def pruning_plan(model: nn.Module) -> dict[str, dict]:
-    """The shape of every Conv / BatchNorm / Linear / ECA / Dropout layer of ``model`` by name
-    (Chapter 06_pruning): what :func:`load_pruned` needs to rebuild a pruned network from its
-    base architecture. Plain ints, floats and strings only (safe for ``weights_only=True``)."""
-    plan: dict[str, dict] = {}
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv1d | nn.Conv2d):
-            plan[name] = {"type": type(m).__name__, "in_channels": m.in_channels,
-                          "out_channels": m.out_channels, "groups": m.groups,
-                          "kernel_size": list(m.kernel_size), "bias": m.bias is not None}
-        elif isinstance(m, nn.BatchNorm2d):
-            plan[name] = {"type": "BatchNorm2d", "num_features": m.num_features}
-        elif isinstance(m, nn.Linear):
-            plan[name] = {"type": "Linear", "in_features": m.in_features,
-                          "out_features": m.out_features, "bias": m.bias is not None}
-        elif isinstance(m, ECA):
-            plan[name] = {"type": "ECA", "channels": m.channels, "k_size": m.k_size}
-        elif isinstance(m, nn.Dropout):
-            plan[name] = {"type": "Dropout", "p": float(m.p)}
-    return plan
+# A pruned network is saved and loaded like any other (roadlite.models.save_model / load_model):
+# the checkpoint then also holds its layer plan. ``pruning_plan`` is that plan.
+pruning_plan = layer_plan
 
 
-def _num_classes(plan: Mapping[str, dict]) -> int:
-    linears = [spec for spec in plan.values() if spec["type"] == "Linear"]
-    return int(linears[-1]["out_features"]) if linears else 4
+def prune_and_finetune(
+    model: nn.Module,
+    img_size: int | Sequence[int],
+    ratio: float,
+    steps: int,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    cfg: TrainConfig,
+    ckpt_root: str | Path,
+    *,
+    criterion: Callable[[nn.Module], Any] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    device: str = "cpu",
+    log: Callable[[str], None] = print,
+) -> list[FitResult]:
+    """Prune ``model`` in place and fine-tune it after every step (Chapter 06_pruning).
 
-
-def _shrink(module: nn.Module, spec: dict) -> None:
-    """Resize ``module``'s parameters and attributes to ``spec`` (values are loaded later)."""
-    kind = spec["type"]
-    if kind in ("Conv1d", "Conv2d"):
-        if list(module.kernel_size) != list(spec["kernel_size"]) or \
-                (module.bias is not None) != spec["bias"]:
-            raise ValueError("kernel size or bias differs from the base architecture")
-        module.in_channels, module.out_channels = spec["in_channels"], spec["out_channels"]
-        module.groups = spec["groups"]
-        shape = (spec["out_channels"], spec["in_channels"] // spec["groups"],
-                 *spec["kernel_size"])
-        module.weight = nn.Parameter(torch.empty(shape))
-        if module.bias is not None:
-            module.bias = nn.Parameter(torch.empty(spec["out_channels"]))
-    elif kind == "BatchNorm2d":
-        n = spec["num_features"]
-        module.num_features = n
-        if module.affine:
-            module.weight = nn.Parameter(torch.empty(n))
-            module.bias = nn.Parameter(torch.empty(n))
-        if module.track_running_stats:
-            module.running_mean = torch.zeros(n)
-            module.running_var = torch.ones(n)
-    elif kind == "Linear":
-        if (module.bias is not None) != spec["bias"]:
-            raise ValueError("bias differs from the base architecture")
-        module.in_features, module.out_features = spec["in_features"], spec["out_features"]
-        module.weight = nn.Parameter(torch.empty(spec["out_features"], spec["in_features"]))
-        if module.bias is not None:
-            module.bias = nn.Parameter(torch.empty(spec["out_features"]))
-    elif kind == "ECA":
-        if module.k_size != spec["k_size"]:
-            raise ValueError(f"ECA kernel {spec['k_size']} differs from the base's "
-                             f"{module.k_size}")
-        module.channels = spec["channels"]
-    elif kind == "Dropout":
-        module.p = spec["p"]
-
-
-def _rebuild(arch: str, plan: Mapping[str, dict]) -> nn.Module:
-    """Build ``arch`` and shrink its layers to ``plan``; ``ValueError`` if it does not fit."""
-    from roadlite.models import build_model
-
-    model = build_model(arch, num_classes=_num_classes(plan))
-    modules = dict(model.named_modules())
-    base_plan = pruning_plan(model)
-    if set(base_plan) != set(plan):
-        extra, missing = sorted(set(plan) - set(base_plan)), sorted(set(base_plan) - set(plan))
-        raise ValueError(f"the layers differ from {arch!r}: not in {arch!r}: {extra[:5]}, "
-                         f"missing: {missing[:5]}")
-    for name, spec in plan.items():
-        if spec["type"] != base_plan[name]["type"]:
-            raise ValueError(f"layer {name!r} is a {spec['type']} here but a "
-                             f"{base_plan[name]['type']} in {arch!r}")
-        try:
-            _shrink(modules[name], spec)
-        except ValueError as exc:
-            raise ValueError(f"layer {name!r}: {exc}") from None
-    _sync_attributes(model)
-    return model
-
-
-def save_pruned(
-    model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None
-) -> Path:
-    """Save a pruned network safely: base architecture + pruning plan + weights (Chapter 06).
-
-    ``arch`` is the :func:`roadlite.models.build_model` name of the network that was pruned
-    (e.g. ``"refined_mobilenet_v2"``). The file is a RoadLite checkpoint (the keys of
-    :func:`roadlite.models.save_model`) plus ``pruning_plan`` (see :func:`pruning_plan`) and
-    ``pruning_log`` (``model.roadlite_pruning``), all plain tensors and JSON-like values, so it
-    loads with ``torch.load(weights_only=True)``; ``meta`` must be JSON-like (numpy / torch
-    scalars are converted). Before writing, the plan is checked to rebuild ``model`` exactly
-    (``ValueError`` otherwise). The write is atomic. Returns the path.
+    :func:`prune_channels` removes ``ratio`` of the channels in ``steps`` steps; after step i
+    the network is trained with :func:`roadlite.training.fit` on ``train`` / ``val`` with
+    ``cfg`` from the seed ``seed + i``, with the loss ``criterion(model)`` (e.g. chapter 05's KD
+    loss with lambda = 0; None: cross-entropy), its checkpoints in ``ckpt_root/step<i>``. Logs
+    one line per step (parameters, best validation accuracy) and returns the steps'
+    :class:`~roadlite.training.FitResult`\\ s.
     """
-    from roadlite import __version__
-    from roadlite.models import MODEL_REGISTRY
+    results: list[FitResult] = []
 
-    if arch not in MODEL_REGISTRY:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(MODEL_REGISTRY))}")
-    plan = pruning_plan(model)
-    state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        _rebuild(arch, plan).load_state_dict(state_dict, strict=True)
-    except (ValueError, RuntimeError) as exc:
-        raise ValueError(f"this model is not a (pruned) {arch!r}: {exc}") from exc
-    meta = json.loads(json.dumps(meta or {}, default=to_builtin))
-    log = json.loads(json.dumps(getattr(model, "roadlite_pruning", []), default=to_builtin))
-    payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
-               "roadlite_version": __version__, "format": _PLAN_FORMAT,
-               "pruning_plan": plan, "pruning_log": log}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-    return path
+    def finetune(m: nn.Module, step: int) -> None:
+        torch.manual_seed(seed + step)
+        crit = criterion(m) if criterion is not None else None
+        res = fit(m, train, val, cfg, Path(ckpt_root) / f"step{step}", criterion=crit,
+                  progress=progress, name=f"prune step {step}", device=device)
+        results.append(res)
+        log(f"step {step}: {count_params(m):,} parameters, "
+            f"best validation accuracy {res.best_val_accuracy:.3f}")
+
+    prune_channels(model, img_size, ratio=ratio, steps=steps, finetune=finetune)
+    return results
 
 
-def load_pruned(path: str | os.PathLike, arch: str | None = None) -> nn.Module:
-    """Rebuild a network saved by :func:`save_pruned` (Chapter 06_pruning).
+def before_after_table(entries: Mapping[str, Mapping[str, Any]], img_size: int,
+                       labels: Sequence[str] | None = None,
+                       paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """Pruning's before / after table (Chapter 06_pruning).
 
-    The base architecture is built, its layers are shrunk to the stored pruning plan and the
-    weights are loaded strictly. ``arch`` (optional) must match the stored architecture. Returns
-    the model in eval mode on the CPU, with ``roadlite_meta`` and ``roadlite_pruning`` attached.
-    Raises :class:`roadlite.models.CheckpointError` naming the file (and the expected model) when
-    the file is missing, corrupt, not a pruned RoadLite checkpoint, of another architecture or
-    does not fit the architecture.
+    ``entries`` holds two entries of ``metrics["models"]``, before and after pruning, by model
+    key (``accuracy``, ``params``, ``macs`` at ``img_size`` px). One row each, named by
+    ``labels`` (default: the keys): parameters, MMACs, float32 size (4 bytes per parameter),
+    test accuracy (%), and the paper's parameters and accuracy (``paper``, default
+    :data:`roadlite.paper_numbers.MOBILITENET`); a third row, "<after> / <before>", divides
+    the two.
     """
-    payload = read_checkpoint(path)
-    found = payload["arch"]
-    if payload.get("format") != _PLAN_FORMAT or not isinstance(payload.get("pruning_plan"), dict):
-        raise CheckpointError(
-            f"{path} is a RoadLite checkpoint of {found!r} but not a pruned one (no pruning "
-            f"plan); load it with roadlite.models.load_model"
-        )
-    if arch is not None and arch != found:
-        raise CheckpointError(f"pruned checkpoint {path} holds architecture {found!r}, "
-                              f"expected {arch!r}")
-    try:
-        model = _rebuild(found, payload["pruning_plan"])
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise CheckpointError(
-            f"pruned checkpoint {path} does not fit a pruned {found!r}: {exc}"
-        ) from exc
-    model.roadlite_meta = payload["meta"]
-    model.roadlite_pruning = list(payload.get("pruning_log") or [])
-    return model.eval()
-
+    if len(entries) != 2:
+        raise ValueError(f"before_after_table needs two entries (before, after), got {len(entries)}")
+    paper = MOBILITENET if paper is None else paper
+    labels = list(entries) if labels is None else list(labels)
+    if len(labels) != 2:
+        raise ValueError(f"two labels needed, got {labels}")
+    rows = {}
+    for label, (key, e) in zip(labels, entries.items(), strict=True):
+        rows[label] = {"parameters": e["params"], f"MMACs @ {img_size}": e["macs"] / 1e6,
+                       "fp32 size (MB)": 4 * e["params"] / 1e6,
+                       "test accuracy (%)": 100 * e["accuracy"],
+                       "paper parameters": paper[key]["params"],
+                       "paper accuracy (%)": paper[key]["accuracy"]}
+    table = pd.DataFrame(rows).T
+    table.loc[f"{labels[1]} / {labels[0]}"] = table.loc[labels[1]] / table.loc[labels[0]]
+    return table

@@ -1,7 +1,7 @@
 """The book's results page, built only from ``metrics.json`` files (Results chapter).
 
-Chapters that train models report them under ``metrics["models"][<key>]`` with the keys of
-:data:`roadlite.paper_numbers.MOBILITENET` (``mobilenet_v2``, ``model1_eca``, ...). This module
+Chapters that train models report them under ``metrics["models"][<key>]`` with the keys of the
+book's table (:data:`roadlite.book.MODELS`: ``mobilenet_v2``, ``model1_eca``, ...). This module
 collects them and renders "paper vs this run" tables; a model or chapter that did not run is
 shown as *not run*, never as a zero.
 """
@@ -12,8 +12,8 @@ import json
 import math
 from typing import Any
 
+from roadlite.book import MODELS, SLUGS
 from roadlite.paper_numbers import MOBILITENET, MOBILITENET_SOURCE
-from roadlite.params import CHAPTERS
 from roadlite.paths import artifact_dir
 
 MISSING = "*not run*"
@@ -22,7 +22,7 @@ MISSING = "*not run*"
 def collect(profile: str, artifacts_root: str = "artifacts") -> dict[str, dict[str, Any]]:
     """{chapter: {"metrics": ..., "run": ...}} for every chapter that finished in ``profile``."""
     out = {}
-    for chapter in CHAPTERS:
+    for chapter in SLUGS:
         d = artifact_dir(artifacts_root, profile, chapter)
         m = d / "metrics.json"
         if m.exists():
@@ -86,8 +86,10 @@ def _headlines(found: dict[str, dict[str, Any]]) -> list[str]:
             if pb else None)
     paper_gain = MOBILITENET["model5_int8"]["accuracy"] - MOBILITENET["mobilenet_v2"]["accuracy"]
     rows.append(["Model 5 − MobileNetV2 accuracy, points [interval] (09)",
-                 f"{paper_gain:+.2f} (significant)", _maybe(diff, "{}")])
-    rows.append(["McNemar p-value, Model 5 vs MobileNetV2 (09)", "< 0.05 (reported)",
+                 f"{paper_gain:+.2f} (called statistically significant; no test named)",
+                 _maybe(diff, "{}")])
+    rows.append(["McNemar p-value, Model 5 vs MobileNetV2 (09)",
+                 "not reported (no test or p-value given)",
                  _maybe(mc.get("p_value"), "{:.3g}")])
     m02 = found.get("02_gan", {}).get("metrics", {})
     gan = (f"{100 * m02['accuracy_without_gan']:.2f} → {100 * m02['accuracy_with_gan']:.2f}"
@@ -116,14 +118,16 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
         "",
     ]
     rows = []
-    for key, paper in MOBILITENET.items():
+    for entry in MODELS:
+        key, paper = entry.key, MOBILITENET[entry.key]
         chapter, m = models.get(key, (None, {}))
         acc = m.get("accuracy")
         rows.append([
-            paper["label"],
+            entry.label,
             f"{paper['accuracy']:.2f} ± {paper['accuracy_std']:.2f}",
             _fmt(acc, "pct"),
-            f"{paper['params']:,}",
+            (paper.get("params_text", "–") if paper["params"] is None
+             else f"{paper['params']:,}"),
             _fmt(m.get("params"), "int"),
             "–" if paper.get("size_mb") is None else f"{paper['size_mb']}",
             _fmt(m.get("tflite_size_bytes"), "mb"),
@@ -135,13 +139,18 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
          "this run params", "paper size (MB)", "this run .tflite (MB)",
          "this run latency (ms, LiteRT, 1 thread)", "from chapters"], rows))
     parts += ["", "Accuracies of this run are on the test split of the profile's dataset "
-              "(generated images unless `data_root` points at real data); the paper's are on its "
-              "2,873 real photos at 512 px. Compare the direction of each step, not the level.",
+              "(generated images unless `data_root` points at real data), from one training run "
+              "with one seed; the paper's are mean ± std on its held-out real test photos (the "
+              "fifth of its 2,873 photos kept out of the GAN augmentation), at 512 px, over a "
+              "number of runs it does not state. Compare the direction of each step, not the "
+              "level. The paper gives ResNet's parameters only as \"over 11 million\": its "
+              "*paper params* entry is the count of ResNet-18 with a 4-class head, the teacher "
+              "of the authors' code. The paper gives no size for Models 1 and 3.",
               ""]
     parts += _headlines(found)
     parts += ["", "## Where each number came from", ""]
     prov = []
-    for chapter in CHAPTERS:
+    for chapter in SLUGS:
         if chapter in found:
             run = found[chapter]["run"]
             machine = run.get("machine", {})

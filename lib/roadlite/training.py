@@ -10,7 +10,11 @@
 * optimizer (SGD with momentum as in the authors' code, RMSProp as in the paper's text, Adam) and
   schedule (reduce-on-plateau on validation accuracy as in the authors' code, cosine, none) are
   configuration, with an optional linear warm-up;
-* the loss is a function ``criterion(logits, y, x) -> loss`` so that distillation can plug in.
+* the loss is a function ``criterion(logits, y, x) -> loss`` so that distillation can plug in;
+* optional, off by default: early stopping, a ``monitor`` (validation accuracy or loss) for it and
+  for reduce-on-plateau, a ``transform`` of the training batches (e.g. torchvision transforms v2)
+  and a ``val_criterion`` for the validation loss -- the Keras callbacks of Chapter
+  10_crack_classifier as torch code.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ class TrainConfig:
     channels_last: bool = True
     seed: int = 0
     extra: dict = field(default_factory=dict)  # e.g. a loss's hyper-parameters
+    # Chapter 10_crack_classifier (Keras' callbacks); the defaults leave training as before.
+    monitor: str = "val_accuracy"  # what plateau and early stopping watch: val_accuracy | val_loss
+    early_stopping_patience: int = 0  # stop after this many epochs without improvement; 0 = off
 
     @classmethod
     def from_params(cls, params: dict, **changes) -> TrainConfig:
@@ -63,8 +70,18 @@ class TrainConfig:
         return cls(**values)
 
     def fingerprint(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        # Options that are off (at their default) stay out, so that checkpoints written before
+        # they existed still resume.
+        d = asdict(self)
+        for name, off in _OFF_BY_DEFAULT.items():
+            if d.get(name) == off:
+                d.pop(name)
+        blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_OFF_BY_DEFAULT = {"monitor": "val_accuracy", "early_stopping_patience": 0}
+_MONITORS = ("val_accuracy", "val_loss")
 
 
 @dataclass
@@ -74,24 +91,31 @@ class FitResult:
     best_val_accuracy: float
     resumed_from_epoch: int
     train_seconds: float
+    stopped_early: bool = False  # early stopping ended training before cfg.epochs
 
 
 def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
                     generator: torch.Generator | None = None, augment: bool = False,
-                    channels_last: bool = False, drop_last: bool = False
+                    channels_last: bool = False, drop_last: bool = False,
+                    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield normalised float batches from in-memory uint8 images.
 
     Plain tensor indexing and one vectorised normalisation per batch: the loop is not data-bound.
     ``augment`` flips each image horizontally and/or vertically with probability 0.5 (drawn
-    from ``generator``, so it is reproducible).
+    from ``generator``, so it is reproducible). ``transform`` (optional) maps each uint8 batch
+    [B, 3, H, W] to another uint8 batch before the normalisation (Chapter 10_crack_classifier:
+    torchvision transforms v2; they draw from torch's global generator, which fit seeds).
     """
     n = len(x)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     stop = n - (n % batch_size) if drop_last and n >= batch_size else n
     for i in range(0, stop, batch_size):
         idx = order[i:i + batch_size]
-        xb = normalize(x[idx])
+        xb = x[idx]
+        if transform is not None:
+            xb = transform(xb)
+        xb = normalize(xb)
         if augment:
             flip_h = torch.rand(len(idx), generator=generator) < 0.5
             flip_v = torch.rand(len(idx), generator=generator) < 0.5
@@ -177,16 +201,54 @@ class _Schedule:
             return self.base_lr * 0.5 * (1 + math.cos(math.pi * t))
         return self.lr
 
-    def end_epoch(self, epoch: int, val_acc: float) -> None:
+    def end_epoch(self, epoch: int, val_acc: float, val_loss: float | None = None) -> None:
         if self.cfg.scheduler != "plateau" or epoch < self.cfg.warmup_epochs:
             return
-        if val_acc > self.best + 1e-4:
-            self.best, self.bad_epochs = val_acc, 0
+        score = monitored(self.cfg, val_acc, val_loss)
+        if score > self.best + 1e-4:
+            self.best, self.bad_epochs = score, 0
         else:
             self.bad_epochs += 1
             if self.bad_epochs > self.cfg.plateau_patience:
                 self.lr *= self.cfg.plateau_factor
                 self.bad_epochs = 0
+
+
+def monitored(cfg: TrainConfig, val_acc: float, val_loss: float | None) -> float:
+    """The quantity plateau and early stopping watch, as a score to maximise: validation
+    accuracy, or minus the validation loss (``cfg.monitor``; Chapter 10_crack_classifier)."""
+    if cfg.monitor not in _MONITORS:
+        raise ValueError(f"monitor must be one of {_MONITORS}, got {cfg.monitor!r}")
+    if cfg.monitor == "val_accuracy":
+        return val_acc
+    return -math.inf if val_loss is None or math.isnan(val_loss) else -val_loss
+
+
+class _EarlyStopping:
+    """Keras' ``EarlyStopping(monitor, patience)``: stop once ``patience`` epochs in a row
+    brought no improvement of the monitored quantity (Chapter 10_crack_classifier)."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.best, self.wait, self.stopped = -math.inf, 0, False
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "wait": self.wait, "stopped": self.stopped}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.best, self.wait, self.stopped = s["best"], s["wait"], s["stopped"]
+
+    def end_epoch(self, val_acc: float, val_loss: float | None) -> bool:
+        """Record an epoch; True when training should stop now."""
+        if self.cfg.early_stopping_patience <= 0:
+            return False
+        score = monitored(self.cfg, val_acc, val_loss)
+        if score > self.best:
+            self.best, self.wait = score, 0
+        else:
+            self.wait += 1
+            self.stopped = self.wait >= self.cfg.early_stopping_patience
+        return self.stopped
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -197,13 +259,22 @@ def _save(obj: dict, path: Path) -> None:
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         val: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, ckpt_dir: str | Path,
         criterion: Criterion | None = None, progress: bool = True, name: str = "model",
-        device: str = "cpu", log: Callable[[str], None] = print) -> FitResult:
+        device: str = "cpu", log: Callable[[str], None] = print,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        val_criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+        ) -> FitResult:
     """Train ``model`` in place on uint8 ``train``/``val`` tensors; keep the best on validation.
 
     On return the model holds the weights of the best validation epoch. Checkpoints go to
     ``ckpt_dir`` (``last.pt`` every epoch, ``best.pt`` on improvement), so an interrupted run
     resumes where it stopped. ``device`` is 'cpu', 'cuda' or 'auto'. Returns the per-epoch history (loss, accuracy, val accuracy,
     learning rate, training images/s).
+
+    Chapter 10_crack_classifier's options (off by default): ``cfg.early_stopping_patience``
+    ends training once that many epochs brought no improvement of ``cfg.monitor``;
+    ``transform`` maps each uint8 training batch before normalisation (its identity is not part
+    of the checkpoint fingerprint: name it in ``cfg.extra``); ``val_criterion(logits, y)``
+    computes the validation loss (default: cross-entropy).
     """
     from tqdm import tqdm
 
@@ -226,6 +297,7 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     opt = make_optimizer(model, cfg)
     sched = _Schedule(cfg, steps)
+    stopper = _EarlyStopping(cfg)
     history: list[dict] = []
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
 
@@ -235,6 +307,8 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["schedule"])
+            if "early_stopping" in state:
+                stopper.load_state_dict(state["early_stopping"])
             torch.set_rng_state(state["rng"].cpu())
             history = state["history"]
             start_epoch = state["epoch"] + 1
@@ -251,12 +325,14 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     bar = tqdm(total=cfg.epochs * steps, initial=start_epoch * steps, desc=name, unit="batch",
                disable=not progress, file=sys.stderr, mininterval=2.0, leave=False)
     for epoch in range(start_epoch, cfg.epochs):
+        if stopper.stopped:
+            break
         model.train()
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         tot_loss, tot_correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
         for step, (xb, yb) in enumerate(iterate_batches(
                 x_tr, y_tr, cfg.batch_size, shuffle=True, generator=gen, augment=cfg.augment,
-                channels_last=cfg.channels_last)):
+                channels_last=cfg.channels_last, transform=transform)):
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             lr = sched.lr_at(epoch, step)
             for g in opt.param_groups:
@@ -277,26 +353,35 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         train_s = time.perf_counter() - t0
         val_logits = predict_logits(model, x_va, channels_last=cfg.channels_last)
         val_acc = accuracy(val_logits, y_va)  # predict_logits returns CPU logits
-        val_loss = float(F.cross_entropy(val_logits, y_va)) if len(y_va) else float("nan")
+        val_fn = val_criterion or F.cross_entropy
+        val_loss = float(val_fn(val_logits, y_va)) if len(y_va) else float("nan")
         row = {"epoch": epoch + 1, "loss": tot_loss / seen, "accuracy": tot_correct / seen,
                "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr,
                "train_images_per_s": seen / train_s, "epoch_seconds": time.perf_counter() - t0}
         history.append(row)
-        sched.end_epoch(epoch, val_acc)
+        sched.end_epoch(epoch, val_acc, val_loss)
+        stopper.end_epoch(val_acc, val_loss)
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
             _save({"model": model.state_dict(), "epoch": epoch + 1, "val_accuracy": val_acc,
                    "fingerprint": fp}, best_path)
-        _save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-               "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
-               "history": history, "best_val_accuracy": best_acc, "best_epoch": best_epoch,
-               "fingerprint": fp}, last_path)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                 "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
+                 "history": history, "best_val_accuracy": best_acc, "best_epoch": best_epoch,
+                 "fingerprint": fp}
+        if cfg.early_stopping_patience > 0:
+            state["early_stopping"] = stopper.state_dict()
+        _save(state, last_path)
         log(f"[{name}] epoch {epoch + 1:>3}/{cfg.epochs}  loss {row['loss']:.3f}  "
             f"acc {row['accuracy']:.3f}  val_acc {val_acc:.3f}  lr {lr:.2g}  "
             f"{row['train_images_per_s']:.0f} img/s")
+        if stopper.stopped:
+            log(f"[{name}] early stopping after epoch {epoch + 1}: {cfg.monitor} did not improve "
+                f"for {cfg.early_stopping_patience} epochs")
     bar.close()
     if best_path.exists():
         model.load_state_dict(torch.load(best_path, weights_only=True, map_location=dev)["model"])
     return FitResult(history=history, best_epoch=best_epoch, best_val_accuracy=best_acc,
                      resumed_from_epoch=start_epoch,
-                     train_seconds=time.perf_counter() - t_total)
+                     train_seconds=time.perf_counter() - t_total,
+                     stopped_early=stopper.stopped)

@@ -2,40 +2,78 @@
 
 Chapter 01_dataset teaches this module. :data:`DATASETS` lists where each public data set comes
 from (official or primary sources), its layout and its licence. Only sets with a direct URL can
-be fetched by :func:`fetch_dataset`; the others (Google Drive, Baidu, OneDrive, Kaggle, Mendeley)
-carry instructions. Every download is checked against a SHA-256: where none is known yet, the
-download is refused unless ``allow_unknown_checksum=True``, and the computed hash is printed so
-that it can be pinned. Archives are unpacked by :func:`safe_extract`, which refuses members that
-would land outside the target folder.
+be fetched by :func:`fetch_dataset` (``roadlite download NAME [DEST]``, ``make data``); the
+others (Google Drive, Baidu, OneDrive, Kaggle, Mendeley) carry instructions.
+
+The fetching and checksumming is `pooch <https://www.fatiando.org/pooch/>`_'s: a file is
+streamed to a temporary name, its SHA-256 compared with the known one, and only then moved into
+place. Sets with a checksum list (``roadlite/data/manifests/<name>.sha256``, see
+:mod:`roadlite.data.checksums`) are verified file by file: fetched per file from a base URL
+(``method="files"``: a git repository's raw files, one pooch registry entry each) or unpacked
+from an archive and checked after extraction. A set without a list needs the archive's SHA-256;
+where none is known the download is refused unless ``allow_unknown_checksum=True`` (the computed
+hash is printed so that it can be pinned). What pooch does not do is kept here:
+:func:`safe_extract` refuses archive members that would land outside the target folder, links,
+devices, and archives over a size or member-count limit.
+
+A failed download raises :class:`DownloadError` (one line: ``cannot reach <url>: <reason>``);
+the command line prints it as ``roadlite download: ...`` and exits with 1, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
+import logging
 import os
+import re
 import shutil
 import stat
 import sys
 import tarfile
+import threading
 import urllib.parse
-import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from roadlite.artifacts import atomic_path
-
+from .checksums import ChecksumError, Entry, check_files, has_checksums, load_checksums
 from .validate import DataError
 
+__all__ = [
+    "DATASETS",
+    "ChecksumError",
+    "DatasetInfo",
+    "DownloadError",
+    "UnsafeArchiveError",
+    "default_dest",
+    "download",
+    "fetch_dataset",
+    "main",
+    "safe_extract",
+]
 
-class ChecksumError(DataError):
-    """A downloaded file's SHA-256 differs from the expected one (Chapter 01_dataset)."""
+# safe_extract's limits (a "zip bomb" stops before anything is written).
+MAX_EXTRACT_BYTES = 64 << 30  # 64 GiB uncompressed
+MAX_EXTRACT_MEMBERS = 2_000_000
+USER_AGENT = "roadlite (https://github.com; data download)"
+FILE_RETRIES = 2  # per-file downloads: pooch retries a failed file this often (1 s, 2 s apart)
 
 
 class UnsafeArchiveError(DataError):
-    """An archive member would be written outside the target folder (Chapter 01_dataset)."""
+    """An archive member would be written outside the target folder, is a link, a device, or
+    the archive is over a size limit (Chapter 01_dataset)."""
+
+
+class DownloadError(DataError, OSError):
+    """A download failed (no network, refused, HTTP error, time-out); the message is one line:
+    ``cannot reach <url>: <reason>`` (Chapter 01_dataset)."""
+
+    def __init__(self, message: str, url: str = "", reason: str = ""):
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -43,10 +81,17 @@ class DatasetInfo:
     """One entry of :data:`DATASETS` (Chapter 01_dataset).
 
     ``task``: what the labels are for; ``urls``: direct download URLs (empty when the set must
-    be fetched by hand);
-    ``sha256``: one expected hash per URL, ``None`` where not yet known; ``layout``: what the
-    extracted folder looks like and which scanner reads it; ``licence``: as the source states it;
-    ``instructions``: how to get it by hand.
+    be fetched by hand); ``sha256``: one expected hash per URL, ``None`` where not known;
+    ``layout``: what the extracted folder looks like and which scanner reads it; ``licence``:
+    as the source states it; ``instructions``: how to get it by hand.
+
+    ``method``: ``"archive"`` (each URL is an archive, unpacked by :func:`safe_extract`) or
+    ``"files"`` (``urls[0]`` is a base URL; every file of the checksum list is fetched from
+    ``urls[0] + path``). ``files`` / ``pixel_files``: the globs (relative to the data set
+    folder) its checksum list covers, by bytes / by decoded pixels. ``shared_folder``: the
+    name of the reference copy in ``../shared/data``, if there is one. ``homepage``: where a
+    user downloads it by hand. ``prepare``: a function of :mod:`roadlite.data.real` run on the
+    folder after the download (CFD: ``prepare_cfd_masks``).
     """
 
     name: str
@@ -57,40 +102,92 @@ class DatasetInfo:
     instructions: str
     scanner: str | None = None
     task: str = ""
+    method: str = "archive"
+    files: tuple[str, ...] = ()
+    pixel_files: tuple[str, ...] = ()
+    shared_folder: str | None = None
+    homepage: str = ""
+    prepare: str | None = None
 
+    @property
+    def verifiable(self) -> bool:
+        """Can be downloaded and checked without ``allow_unknown_checksum``."""
+        return bool(self.urls) and (
+            has_checksums(self.name) or all(h is not None for h in self.sha256)
+        )
+
+
+_MOBILITENET_COMMIT = "2eb1d095247f3da9d585ca5ca001ea9816d8002d"
+_DEEPCRACK_COMMIT = "8202a60701068645c883ed68b95fd3f30914d90c"
+_CFD_COMMIT = "ed57c2d96754e6c7d105805cd29aeeb3a799f267"
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
         DatasetInfo(
+            name="mobilitenet-demo",
+            task="4-class distress classification",
+            urls=(
+                "https://raw.githubusercontent.com/yuanyuanyo/Mobile_DeepLearning/"
+                f"{_MOBILITENET_COMMIT}/Demo_Dataset/",
+            ),
+            sha256=(None,),  # per file: manifests/mobilitenet-demo.sha256
+            method="files",
+            files=("train/*/*.png", "val/*/*.png", "test/*/*.png"),
+            layout="ImageFolder {train,val,test}/{Alligator,Breakmarking,Longitudinal,"
+            "Transverse}/*.png, 120 images (80/20/20), 256x256 (scan_imagefolder)",
+            licence="MIT (the authors' repository yuanyuanyo/Mobile_DeepLearning); no separate "
+            "data licence stated",
+            instructions="The authors' demo subset: folder Demo_Dataset/ of "
+            "https://github.com/yuanyuanyo/Mobile_DeepLearning (commit "
+            f"{_MOBILITENET_COMMIT[:7]}); download the repository and copy "
+            "Demo_Dataset/{train,val,test} into the data set folder.",
+            scanner="scan_imagefolder",
+            shared_folder="mobilitenet_4class_demo",
+            homepage="https://github.com/yuanyuanyo/Mobile_DeepLearning/tree/"
+            f"{_MOBILITENET_COMMIT}/Demo_Dataset",
+        ),
+        DatasetInfo(
             name="deepcrack",
             task="crack segmentation",
             urls=(
-                "https://github.com/yhlleo/DeepCrack/raw/"
-                "8202a60701068645c883ed68b95fd3f30914d90c/dataset/DeepCrack.zip",
+                f"https://github.com/yhlleo/DeepCrack/raw/{_DEEPCRACK_COMMIT}/dataset/"
+                "DeepCrack.zip",
             ),
-            sha256=(None,),
+            sha256=(None,),  # the archive's is not pinned; its files are (manifests/)
+            files=("train_img/*.jpg", "train_lab/*.png", "test_img/*.jpg"),
+            pixel_files=("test_lab/*.png",),  # re-encoded losslessly in the reference copy
             layout="{train,test}_img/*.jpg + {train,test}_lab/*.png (mask > 127 = crack); "
             "300 train / 237 test, 544x384",
             licence="non-commercial research and education only (yhlleo/DeepCrack README)",
             instructions="Official repo https://github.com/yhlleo/DeepCrack, file "
             "dataset/DeepCrack.zip (download it as a raw file or clone with git, not LFS).",
             scanner="scan_deepcrack",
+            shared_folder="deepcrack",
+            homepage=f"https://github.com/yhlleo/DeepCrack/blob/{_DEEPCRACK_COMMIT}/dataset/"
+            "DeepCrack.zip (unzip it)",
         ),
         DatasetInfo(
             name="cfd",
             task="crack segmentation",
             urls=(
-                "https://github.com/cuilimeng/CrackForest-dataset/archive/"
-                "ed57c2d96754e6c7d105805cd29aeeb3a799f267.zip",
+                "https://raw.githubusercontent.com/cuilimeng/CrackForest-dataset/"
+                f"{_CFD_COMMIT}/",
             ),
-            sha256=(None,),
+            sha256=(None,),  # per file: manifests/cfd.sha256
+            method="files",
+            files=("image/*.jpg", "groundTruth/*.mat", "seg/*.seg"),
+            pixel_files=("masks_png/*.png",),  # derived here by prepare_cfd_masks
             layout="image/*.jpg + groundTruth/*.mat; fetch_dataset writes masks_png/*.png "
             "(prepare_cfd_masks); 118 labelled of 155, 480x320",
             licence="non-commercial research only (CrackForest README)",
             instructions="git clone https://github.com/cuilimeng/CrackForest-dataset, then "
             "roadlite.data.prepare_cfd_masks(<clone>).",
             scanner="scan_cfd",
+            shared_folder="crackforest_cfd",
+            homepage="https://github.com/cuilimeng/CrackForest-dataset (git clone, then "
+            "roadlite.data.prepare_cfd_masks)",
+            prepare="prepare_cfd_masks",
         ),
         DatasetInfo(
             name="rdd2020",
@@ -125,7 +222,8 @@ DATASETS: dict[str, DatasetInfo] = {
             licence="code MIT (yuanyuanyo/Mobile_DeepLearning); no separate data licence stated",
             instructions="Classification set: https://pan.baidu.com/s/1ZO0rKhjO_f2OE5SWqxbbjg "
             "(code aej9); detection: https://pan.baidu.com/s/1evnkLWYLZ9VKDcnH5ueqHQ (code "
-            "qimr); figshare https://doi.org/10.6084/m9.figshare.28404875 (the paper's DOI).",
+            "qimr); figshare https://doi.org/10.6084/m9.figshare.28404875 (the paper's DOI). "
+            "Its 120-image demo subset downloads as mobilitenet-demo.",
             scanner="scan_imagefolder",
         ),
         DatasetInfo(
@@ -194,6 +292,7 @@ DATASETS: dict[str, DatasetInfo] = {
             instructions="git clone https://github.com/ben-z-original/uav75 (OmniCrack30k "
             "recipes: https://github.com/ben-z-original/omnicrack30k).",
             scanner="scan_deepcrack",
+            shared_folder="uav75",
         ),
         DatasetInfo(
             name="rdd2022",
@@ -255,6 +354,65 @@ def _filename_from_url(url: str) -> str:
     return name or "download"
 
 
+def default_dest(name: str) -> Path:
+    """Where ``roadlite download NAME`` puts a data set: ``<repository>/data/<name>``, the
+    folder :func:`roadlite.data.locate.resolve_data_root` looks in first."""
+    from roadlite.paths import repo_root
+
+    return repo_root() / "data" / name
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """Pooch logs every file it fetches ('Downloading file ...') to stderr: keep warnings only."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _downloader(timeout: float, progress: bool):
+    import pooch
+
+    return pooch.HTTPDownloader(
+        progressbar=progress, chunk_size=1 << 16, timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def _reason(err: BaseException) -> str:
+    """A short reason for a failed request: 'HTTP 404 Not Found', '[Errno 111] Connection
+    refused', 'timed out', ... (requests' own messages span several nested reprs)."""
+    import requests
+
+    response = getattr(err, "response", None)
+    if isinstance(err, requests.HTTPError) and response is not None:
+        return f"HTTP {response.status_code} {response.reason or ''}".strip()
+    if isinstance(err, requests.Timeout):
+        return "timed out"
+    text = str(err)
+    errnos = re.findall(r"\[Errno -?\d+\] [^'\"()\]]+", text)
+    if errnos:
+        return errnos[-1].strip().rstrip(".")
+    text = " ".join(text.split())
+    return (text[:200] or type(err).__name__)
+
+
+def _download_error(url: str, err: BaseException) -> DownloadError:
+    reason = _reason(err)
+    return DownloadError(f"cannot reach {url}: {reason}", url=url, reason=reason)
+
+
+def _mismatch(err: ValueError) -> str:
+    m = re.search(r"expected (?:sha256:)?([0-9a-fA-F]+) but got ([0-9a-fA-F]+)", str(err))
+    return f"sha256 {m.group(2)}, expected {m.group(1)}" if m else str(err)
+
+
 def download(
     url: str,
     dest: str | os.PathLike,
@@ -262,15 +420,21 @@ def download(
     allow_unknown_checksum: bool = False,
     progress: bool = True,
     timeout: float = 60.0,
+    *,
+    quiet: bool = False,
 ) -> Path:
     """Download ``url`` to ``dest`` (a file, or a folder to put it in), checking its SHA-256.
 
-    Chapter 01_dataset. The file is streamed to a temporary name next to ``dest`` and only
-    renamed into place after the check. A mismatch raises :class:`ChecksumError` naming the
-    expected and actual hash (the temporary file is removed). With ``sha256=None`` the download
-    is refused unless ``allow_unknown_checksum=True``; then the computed hash is printed.
+    Chapter 01_dataset. ``pooch.retrieve`` streams the file to a temporary name next to
+    ``dest`` and moves it into place only after the check; a ``dest`` that already holds the
+    right file is not downloaded again. A mismatch raises :class:`ChecksumError` naming the
+    expected and actual hash (nothing is kept); a network or HTTP failure raises
+    :class:`DownloadError` (``cannot reach <url>: <reason>``). With ``sha256=None`` the
+    download is refused unless ``allow_unknown_checksum=True``; then the computed hash is
+    printed (unless ``quiet``).
     """
-    from tqdm import tqdm
+    import pooch
+    import requests
 
     if sha256 is None and not allow_unknown_checksum:
         raise ChecksumError(
@@ -281,26 +445,19 @@ def download(
     if dest.is_dir():
         dest = dest / _filename_from_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    with atomic_path(dest, suffix=".part") as tmp:
-        req = urllib.request.Request(url, headers={"User-Agent": "roadlite"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as f:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
-            ) as bar:
-                while chunk := resp.read(1 << 20):
-                    f.write(chunk)
-                    h.update(chunk)
-                    bar.update(len(chunk))
-        actual = h.hexdigest()
-        if sha256 is not None and actual.lower() != sha256.lower():
-            raise ChecksumError(
-                f"sha256 mismatch for {url}: expected {sha256.lower()}, got {actual}; "
-                "the download was removed"
-            )
-    if sha256 is None:
-        print(f"sha256 of {dest.name} (not verified, pin it): {actual}")
+    known = None if sha256 is None else f"sha256:{sha256.lower()}"
+    try:
+        with _quiet_pooch():
+            pooch.retrieve(url, known, fname=dest.name, path=dest.parent,
+                           downloader=_downloader(timeout, progress))
+    except ValueError as e:  # pooch: the hash of the download does not match
+        raise ChecksumError(
+            f"sha256 mismatch for {url}: {_mismatch(e)}; the download was removed"
+        ) from e
+    except requests.RequestException as e:
+        raise _download_error(url, e) from e
+    if sha256 is None and not quiet:
+        print(f"sha256 of {dest.name} (not verified, pin it): {pooch.file_hash(str(dest))}")
     return dest
 
 
@@ -332,12 +489,32 @@ def _check_member(target: Path, name: str, archive: Path) -> Path:
     return dest
 
 
-def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
+def _check_size(archive: Path, sizes: list[int], max_bytes: int, max_members: int) -> None:
+    if len(sizes) > max_members:
+        raise UnsafeArchiveError(
+            f"{archive}: {len(sizes)} members, more than the limit of {max_members}; refusing"
+        )
+    total = sum(sizes)
+    if total > max_bytes:
+        raise UnsafeArchiveError(
+            f"{archive}: {total} bytes when unpacked, more than the limit of {max_bytes}; "
+            "refusing"
+        )
+
+
+def safe_extract(
+    archive: str | os.PathLike,
+    target: str | os.PathLike,
+    max_bytes: int = MAX_EXTRACT_BYTES,
+    max_members: int = MAX_EXTRACT_MEMBERS,
+) -> Path:
     """Unpack a zip or tar(.gz/.bz2/.xz) archive into ``target``, safely (Chapter 01_dataset).
 
     Every member is checked before anything is written: an absolute name, a name escaping
     ``target`` through ``..``, a symlink or hard link pointing outside ``target``, or a device /
-    fifo member raises :class:`UnsafeArchiveError` naming the member. Returns ``target``.
+    fifo member raises :class:`UnsafeArchiveError` naming the member; so does an archive with
+    more than ``max_members`` members or more than ``max_bytes`` bytes unpacked (its declared
+    sizes; zipfile and tarfile never write more than a member declares). Returns ``target``.
     """
     archive = Path(archive)
     target = Path(target)
@@ -346,6 +523,7 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
+            _check_size(archive, [i.file_size for i in infos], max_bytes, max_members)
             for info in infos:
                 dest = _check_member(root, info.filename, archive)
                 mode = info.external_attr >> 16
@@ -368,6 +546,7 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
     if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
+            _check_size(archive, [m.size for m in members], max_bytes, max_members)
             for m in members:
                 dest = _check_member(root, m.name, archive)
                 if m.issym():
@@ -396,78 +575,246 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
     raise DataError(f"{archive}: not a zip or tar archive")
 
 
+def _fetch_files(info: DatasetInfo, entries: list[Entry], folder: Path, progress: bool,
+                 timeout: float, workers: int = 8) -> None:
+    """Fetch every byte-checked file of the list from ``info.urls[0] + path`` with a pooch
+    registry of the known hashes (files already there and matching are not fetched again)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    import pooch
+    import requests
+    from tqdm import tqdm
+
+    base = info.urls[0] if info.urls[0].endswith("/") else info.urls[0] + "/"
+    wanted = [e for e in entries if e.kind == "bytes"]  # 'pixels' files are derived here
+    registry = pooch.create(path=folder, base_url=base, retry_if_failed=FILE_RETRIES,
+                            registry={e.path: f"sha256:{e.sha256}" for e in wanted})
+    for e in wanted:  # pooch makes parent folders itself, but not safely from threads
+        (folder / e.path).parent.mkdir(parents=True, exist_ok=True)
+    downloader = _downloader(timeout, progress=False)
+    with _quiet_pooch(), ThreadPoolExecutor(workers) as pool, tqdm(
+        total=len(wanted), unit="file", desc=info.name, leave=False,
+        disable=None if progress else True,  # None: no bar when stderr is not a terminal
+    ) as bar:
+        stop = threading.Event()  # after a failure, queued files are not started
+
+        def fetch(path: str) -> None:
+            if stop.is_set():
+                return
+            try:
+                registry.fetch(path, downloader=downloader)
+            except BaseException:
+                stop.set()
+                raise
+
+        jobs = {pool.submit(fetch, e.path): e for e in wanted}
+        try:
+            for job in as_completed(jobs):
+                e = jobs[job]
+                try:
+                    job.result()
+                except ValueError as err:  # the downloaded file's hash is not the listed one
+                    raise ChecksumError(
+                        f"{info.name}: {e.path} from {base + e.path} does not match the "
+                        f"checksum list ({_mismatch(err)}); it was not kept"
+                    ) from err
+                except requests.RequestException as err:
+                    raise _download_error(base + e.path, err) from err
+                bar.update(1)
+        except BaseException:
+            stop.set()
+            for job in jobs:
+                job.cancel()
+            raise
+
+
+def _find_base(tree: Path, entries: list[Entry]) -> Path | None:
+    """The folder under ``tree`` (itself or up to three levels down) holding most listed files."""
+    sample = [e.path for e in entries[:: max(1, len(entries) // 50)]]
+    best, best_hits = None, 0
+    candidates = [tree] + sorted(p for p in tree.glob("*") if p.is_dir()) + sorted(
+        p for p in tree.glob("*/*") if p.is_dir()) + sorted(
+        p for p in tree.glob("*/*/*") if p.is_dir())
+    for d in candidates:
+        hits = sum((d / p).is_file() for p in sample)
+        if hits > best_hits:
+            best, best_hits = d, hits
+    return best
+
+
+def _fetch_archives(info: DatasetInfo, entries: list[Entry] | None, folder: Path,
+                    allow_unknown_checksum: bool, progress: bool, timeout: float) -> None:
+    downloads = folder / "_downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    for url, sha in zip(info.urls, info.sha256, strict=True):
+        file = downloads / _filename_from_url(url)
+        download(url, file, sha, allow_unknown_checksum=allow_unknown_checksum or bool(entries),
+                 progress=progress, timeout=timeout, quiet=bool(entries))
+        if entries is None:  # no checksum list: unpack in place, keep the verified archive
+            safe_extract(file, folder)
+            continue
+        staging = downloads / "unpacked"
+        shutil.rmtree(staging, ignore_errors=True)
+        safe_extract(file, staging)
+        base = _find_base(staging, entries)
+        if base is None:
+            raise ChecksumError(
+                f"{info.name}: {url} holds none of the files of its checksum list (e.g. "
+                f"{entries[0].path}); the source has changed"
+            )
+        for child in base.iterdir():
+            if child.name == "_downloads" or child.name.startswith("__MACOSX"):
+                continue
+            target = folder / child.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            shutil.move(str(child), str(target))
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_empty_folders(folder: Path, keep: Path) -> None:
+    """Remove the empty folders a failed download left under (and including) ``folder``, and
+    its empty parents up to ``keep`` (the nearest folder that existed before)."""
+    if folder.is_dir():
+        for d in sorted((p for p in folder.rglob("*") if p.is_dir()),
+                        key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only succeeds when empty
+    for d in (folder, *folder.parents):
+        if d == keep:
+            break
+        try:
+            d.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:  # not empty
+            break
+
+
 def fetch_dataset(
     name: str,
-    dest: str | os.PathLike,
+    dest: str | os.PathLike | None = None,
     allow_unknown_checksum: bool = False,
     progress: bool = True,
+    timeout: float = 60.0,
 ) -> Path:
-    """Download and unpack one entry of :data:`DATASETS` into ``dest/<name>`` (Chapter 01).
+    """Download one entry of :data:`DATASETS` into the folder ``dest`` and verify it.
 
-    Archives are kept in ``dest/<name>/_downloads``. For a set without a direct URL this
-    raises :class:`DataError` with the instructions. Returns the data set folder.
+    Chapter 01_dataset. ``dest`` is the data set's own folder (default :func:`default_dest`:
+    ``<repository>/data/<name>``). A set with a checksum list that is already complete and
+    correct there is not downloaded again; otherwise it is fetched (per file, or as an archive
+    unpacked by :func:`safe_extract`), prepared (CFD's masks) and every listed file checked:
+    a bad one raises :class:`ChecksumError` naming it. A set without a list is unpacked in
+    place, its archives kept in ``dest/_downloads``. A set without a direct URL raises
+    :class:`DataError` with the instructions; a network failure :class:`DownloadError`
+    (``cannot reach <url>: <reason>; download it by hand from <page> into <dest>``).
+    Returns the data set folder.
     """
     if name not in DATASETS:
         raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
     info = DATASETS[name]
     if not info.urls:
         raise DataError(f"{name} cannot be downloaded automatically: {info.instructions}")
-    folder = Path(dest) / name
-    downloads = folder / "_downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-    for url, sha in zip(info.urls, info.sha256, strict=True):
-        file = downloads / _filename_from_url(url)
-        if file.exists() and sha is not None:
-            from .manifest import sha256_file
+    folder = Path(dest) if dest is not None else default_dest(name)
+    existed = folder
+    while not existed.exists() and existed != existed.parent:
+        existed = existed.parent
+    entries = load_checksums(name) if has_checksums(name) else None
+    if info.method == "files" and entries is None:
+        raise DataError(f"{name}: a per-file data set needs a checksum list (manifests/)")
+    if entries is not None and folder.is_dir():
+        from .checksums import verify_files
 
-            if sha256_file(file) != sha.lower():
-                file.unlink()  # a stale or damaged earlier download
-        if not file.exists():
-            download(
-                url, file, sha, allow_unknown_checksum=allow_unknown_checksum, progress=progress
-            )
-        safe_extract(file, folder)
-    if name == "cfd":
-        from .real import prepare_cfd_masks
+        if not verify_files(folder, entries):
+            return folder  # complete and verified: nothing to download
+    if entries is None and None in info.sha256 and not allow_unknown_checksum:
+        unknown = info.urls[info.sha256.index(None)]
+        raise ChecksumError(
+            f"no sha256 known for {unknown}: refusing to download an unverified file. Pass "
+            "allow_unknown_checksum=True (--allow-unknown-checksum) to download it anyway."
+        )
+    try:
+        if info.method == "files":
+            folder.mkdir(parents=True, exist_ok=True)
+            _fetch_files(info, entries, folder, progress, timeout)
+        else:
+            _fetch_archives(info, entries, folder, allow_unknown_checksum, progress, timeout)
+    except DownloadError as e:
+        _remove_empty_folders(folder, existed)  # verified files stay: reruns fetch the rest
+        where = info.homepage or e.url
+        raise DownloadError(f"{e}; download it by hand from {where} into {folder}",
+                            url=e.url, reason=e.reason) from e
+    except DataError:
+        _remove_empty_folders(folder, existed)
+        raise
+    if info.prepare:  # files derived here (CFD's masks_png/): made afresh
+        from . import real
 
-        inner = next((p for p in folder.iterdir() if (p / "groundTruth").is_dir()), None)
-        if inner is not None:
-            prepare_cfd_masks(inner)
+        getattr(real, info.prepare)(folder, overwrite=True)
+    if entries is not None:
+        try:
+            check_files(folder, entries, name)
+        finally:  # verified files replace the archive; a bad one is downloaded afresh next time
+            shutil.rmtree(folder / "_downloads", ignore_errors=True)
     return folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m roadlite.data.download --list | NAME DEST [--allow-unknown-checksum]``.
+    """``roadlite download --list | NAME [DEST] | --all [DIR]`` (Chapter 01_dataset).
 
-    Chapter 01_dataset. Lists the registry, or fetches one data set (needs internet).
+    Lists the registry, fetches one data set into ``DEST`` (default ``data/NAME`` in the
+    repository), or every set that can be verified (a checksum list or pinned hashes) into
+    ``DIR/<name>`` (default ``data/``). Needs internet; a failure prints one line
+    ``roadlite download: ...`` on stderr and returns 1.
     """
     ap = argparse.ArgumentParser(
-        prog="python -m roadlite.data.download",
+        prog="roadlite download",
         description="Download a public crack / road-distress data set (SHA-256 checked).",
     )
     ap.add_argument("--list", action="store_true", help="list the known data sets")
-    ap.add_argument("name", nargs="?", help="data set name (see --list)")
-    ap.add_argument("dest", nargs="?", default="data", help="folder to put it in (./data)")
+    ap.add_argument("--all", action="store_true",
+                    help="fetch every data set with known checksums into DIR/<name> (data/)")
+    ap.add_argument("name", nargs="?", help="data set name (see --list); with --all: DIR")
+    ap.add_argument("dest", nargs="?", default=None,
+                    help="folder to put it in (default: data/NAME in the repository)")
     ap.add_argument(
         "--allow-unknown-checksum",
         action="store_true",
         help="download even where no SHA-256 is pinned yet (the hash is printed)",
     )
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(list(argv) if argv is not None else None)
-    if args.list or not args.name:
+    if args.list or not (args.name or args.all):
         for name, info in sorted(DATASETS.items()):
-            how = "direct download" if info.urls else "by hand"
+            how = "by hand"
+            if info.urls:
+                how = "direct download" + ("" if info.verifiable else " (no checksum yet)")
             print(f"{name:38s} {info.task:34s} {how}")
             print(f"{'':38s} {info.licence}")
         return 0
-    try:
-        folder = fetch_dataset(
-            args.name, args.dest, allow_unknown_checksum=args.allow_unknown_checksum
-        )
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"{args.name}: {folder}")
+    if args.all:
+        if args.dest is not None:
+            ap.error("--all takes one folder at most")
+        parent = Path(args.name) if args.name else default_dest("x").parent
+        jobs = [(n, parent / n) for n, info in sorted(DATASETS.items()) if info.verifiable]
+        skipped = [n for n, info in sorted(DATASETS.items()) if info.urls and not info.verifiable]
+        if skipped:
+            print(f"not fetched by --all (no checksums pinned; fetch by name with "
+                  f"--allow-unknown-checksum): {', '.join(skipped)}")
+    else:
+        jobs = [(args.name, Path(args.dest) if args.dest else None)]
+    for name, dest in jobs:
+        try:
+            folder = fetch_dataset(name, dest, allow_unknown_checksum=args.allow_unknown_checksum,
+                                   progress=not args.quiet)
+        except (DataError, OSError) as e:
+            print(f"roadlite download: {' '.join(str(e).split())}", file=sys.stderr)
+            return 1
+        checked = len(load_checksums(name)) if has_checksums(name) else 0
+        note = f" ({checked} files verified)" if checked else ""
+        print(f"{name}: {folder}{note}")
     return 0
 
 

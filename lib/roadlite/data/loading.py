@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .validate import DataError
+from roadlite.imaging import image_hw
+
+from .errors import DataError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,13 +37,6 @@ def denormalize(x: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return ((x * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
-
-
-def _size_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(img_size, int):
-        return img_size, img_size
-    h, w = img_size
-    return int(h), int(w)
 
 
 def _read_image(path: str, hw: tuple[int, int]) -> np.ndarray:
@@ -86,7 +81,7 @@ def load_split(
     """
     from tqdm import tqdm
 
-    hw = _size_hw(img_size)
+    hw = image_hw(img_size)
     rows = manifest_df[manifest_df["split"] == split]
     if rows.empty:
         have = sorted(set(manifest_df["split"]))

@@ -22,7 +22,7 @@ import pandas as pd
 
 from roadlite.artifacts import atomic_path
 
-from .validate import DataError
+from .errors import DataError
 
 COLUMNS = ("path", "mask_path", "class", "condition", "split", "sha256")
 PATH_COLUMNS = ("path", "mask_path")
@@ -37,7 +37,7 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _check_columns(df: pd.DataFrame, where: str) -> None:
+def check_columns(df: pd.DataFrame, where: str) -> None:
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DataError(
@@ -65,7 +65,7 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     paths in ``df`` are taken as already relative to that folder. Returns the path written.
     """
     path = Path(path)
-    _check_columns(df, str(path))
+    check_columns(df, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent.resolve()
     out = df.copy()
@@ -88,7 +88,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest file")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    _check_columns(df, str(path))
+    check_columns(df, str(path))
     base = path.parent.resolve()
 
     def resolve(v: str) -> str:

@@ -24,7 +24,6 @@ mask is drawn at the same resolution; a pixel is 1 when at least a quarter (crac
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +36,7 @@ from scipy.signal import lfilter
 from scipy.spatial import Voronoi
 
 from roadlite.artifacts import atomic_write_bytes
+from roadlite.imaging import png_bytes
 
 CLASSES_4 = ("alligator", "broken_marking", "longitudinal", "transverse")
 CLASSES_5 = CLASSES_4 + ("intact",)
@@ -724,10 +724,6 @@ def sample_seed(seed: int, split: str, cls: str, index: int) -> int:
     return int.from_bytes(h[:8], "little") >> 1
 
 
-def _png_bytes(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG", compress_level=4)
-    return buf.getvalue()
 
 
 def generate_dataset(
@@ -774,9 +770,9 @@ def generate_dataset(
         name = f"{split}_{i:05d}_{cond}.png"
         img_path = out / split / cls / name
         mask_path = out / "masks" / split / cls / name
-        data = _png_bytes(s.image)
+        data = png_bytes(s.image, compress_level=4)
         atomic_write_bytes(img_path, data, fsync=False)
-        atomic_write_bytes(mask_path, _png_bytes(s.mask * np.uint8(255)), fsync=False)
+        atomic_write_bytes(mask_path, png_bytes(s.mask * np.uint8(255), compress_level=4), fsync=False)
         records.append(
             {
                 "path": str(img_path),

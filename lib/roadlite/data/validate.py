@@ -38,17 +38,13 @@ import numpy as np
 
 from roadlite.artifacts import atomic_path
 
+from .errors import DataError
+from .manifest import check_columns
+
 logger = logging.getLogger("roadlite.data")
 
 SPLIT_ORDER = ("train", "val", "test")
 REPORT_COLUMNS = ("file", "split", "class", "problem", "severity", "action")
-
-
-class DataError(ValueError):
-    """A problem with the data: a bad file, a leak between splits, an unknown layout.
-
-    Chapter 01_dataset. The message always names the file, folder or class concerned.
-    """
 
 
 def _split_rank(split: str) -> tuple[int, str]:
@@ -127,13 +123,11 @@ def validate_manifest(
     from PIL import Image
     from tqdm import tqdm
 
-    from .manifest import _check_columns
-
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if on_error == "skip" and report_path is None:
         raise ValueError("on_error='skip' needs report_path: dropped rows must be reported")
-    _check_columns(df, "validate_manifest")
+    check_columns(df, "validate_manifest")
     df = df.reset_index(drop=True).copy()
     n = len(df)
     problems: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""Saving and loading model checkpoints safely (Chapters 03_eca to 07_export).
+"""Saving and loading model checkpoints safely (Chapters 03_eca to 07_quantization).
 
 A RoadLite checkpoint is a ``torch.save`` file holding a dict
 
@@ -6,20 +6,24 @@ A RoadLite checkpoint is a ``torch.save`` file holding a dict
 
 written atomically (a temporary file in the same folder, then ``os.replace``), so a crash never
 leaves a half-written checkpoint behind, and read with ``torch.load(..., weights_only=True)``, so
-loading never runs pickled code.
+loading never runs pickled code. A network whose layers are narrower than its architecture's (a
+pruned one, Chapter 06_pruning) is saved by the same :func:`save_model`, with its layer plan
+(:mod:`roadlite.models.layer_plan`) under ``"pruning_plan"``; :func:`load_model` rebuilds it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from roadlite.artifacts import atomic_path
+from roadlite import __version__
+from roadlite.artifacts import atomic_path, jsonable
+
+from .layer_plan import PLAN_FORMAT, layer_plan, plan_num_classes, rebuild
+from .registry import MODEL_REGISTRY, build_model
 
 __all__ = ["CheckpointError", "load_model", "read_checkpoint", "save_model"]
 
@@ -33,34 +37,31 @@ class CheckpointError(RuntimeError):
     """
 
 
-def to_builtin(obj: Any) -> Any:
-    """JSON fallback for numpy / torch scalars and arrays, and paths."""
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"meta value of type {type(obj).__name__} cannot be stored in a checkpoint")
-
-
 def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None) -> Path:
-    """Save ``model``'s weights with its architecture name and metadata (Chapter 03_eca).
+    """Save ``model``'s weights with its architecture name and metadata (Chapters 03_eca, 06).
 
     ``arch`` is the :func:`roadlite.models.build_model` name that rebuilds the network. ``meta``
     (epoch, accuracy, image size, seed ...) must be JSON-like; numpy / torch scalars and arrays
-    become plain numbers and lists, so the file loads with ``weights_only=True``. The write is
+    become plain numbers and lists, so the file loads with ``weights_only=True``. A pruned
+    network (layers narrower than ``arch``'s) is saved with its layer plan and pruning log,
+    after checking that the plan rebuilds it exactly (``ValueError`` otherwise). The write is
     atomic. Returns the path.
     """
-    from roadlite import __version__
-
-    from . import MODEL_REGISTRY
-
     if arch not in MODEL_REGISTRY:
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ValueError(f"unknown architecture {arch!r}; known: {known}")
-    meta = json.loads(json.dumps(meta or {}, default=to_builtin))
+    meta = jsonable(meta or {}, strict=True)
     state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
                "roadlite_version": __version__}
+    plan = layer_plan(model)
+    if plan != layer_plan(build_model(arch, num_classes=plan_num_classes(plan))):
+        try:
+            rebuild(arch, plan).load_state_dict(state_dict, strict=True)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"this model is not a (pruned) {arch!r}: {exc}") from exc
+        payload.update(format=PLAN_FORMAT, pruning_plan=plan,
+                       pruning_log=jsonable(getattr(model, "roadlite_pruning", []), strict=True))
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(payload, f)
@@ -100,18 +101,27 @@ def load_model(
     """Rebuild a model from a checkpoint written by :func:`save_model` (Chapter 03_eca).
 
     ``arch=None`` takes the architecture stored in the file; a given ``arch`` must match it,
+    and a pruned network is rebuilt from its layer plan (``num_classes`` then comes from the plan);
     otherwise a :class:`CheckpointError` names the file and the expected and found
     architectures. The model is returned in eval mode on the CPU; its metadata is attached as
     ``model.roadlite_meta`` (use :func:`read_checkpoint` for the whole dict).
     """
-    from . import build_model
-
     payload = read_checkpoint(path)
     found = payload["arch"]
     if arch is not None and arch != found:
         raise CheckpointError(
             f"checkpoint {path} holds architecture {found!r}, expected {arch!r}"
         )
+    if isinstance(payload.get("pruning_plan"), dict):
+        try:
+            model = rebuild(found, payload["pruning_plan"])
+            model.load_state_dict(payload["state_dict"], strict=True)
+        except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"pruned checkpoint {path} does not fit a pruned {found!r}: {exc}") from exc
+        model.roadlite_pruning = list(payload.get("pruning_log") or [])
+        model.roadlite_meta = payload["meta"]
+        return model.eval()
     try:
         model = build_model(found, num_classes=num_classes)
     except ValueError as exc:

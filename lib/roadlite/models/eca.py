@@ -27,7 +27,7 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     """Adaptive kernel size k of ECA for C = ``channels`` (Chapter 03_eca).
 
     ECA-Net's rule ``t = int(|log2(C) + b| / gamma)``; ``k = t`` if t is odd, else ``t + 1``.
-    With gamma = 2 and b = 1 (the paper's and MobiLiteNet's values): C = 16, 24, 32, 64, 96 give
+    With gamma = 2 and b = 1 (ECA-Net's values, kept by the MobiLiteNet authors' code; the paper gives none): C = 16, 24, 32, 64, 96 give
     k = 3 and C = 160, 320 give k = 5.
     """
     if channels < 1:
@@ -43,7 +43,7 @@ class ECA(nn.Module):
     k // 2, with bias) across the C channels -> sigmoid gate w in (0, 1)^C -> ``x * w``.
 
     The gate is reshaped to [N, C, 1, 1] and applied by plain broadcasting. Never use
-    ``expand_as`` here: it breaks the TFLite conversion of the whole network (Chapter 07_export).
+    ``expand_as`` here: it breaks the TFLite conversion of the whole network (Chapter 07_quantization).
 
     The sigmoid is a submodule (``self.sigmoid``) so that :func:`collect_eca_gates` can read the
     gate values w with a forward hook, without changing the forward pass.

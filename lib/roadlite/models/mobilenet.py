@@ -198,8 +198,8 @@ def eca_mobilenet_v2(
 ) -> MobileNetV2:
     """Model 1 of MobiLiteNet, MobileNetV2 + ECA on every stride-1 block (Chapter 03_eca).
 
-    ``variant="paper"``: the baseline plus ECA, as the paper describes it ("no increase in
-    parameters"; in fact + sum(k + 1) over the 13 stride-1 blocks = 58 parameters:
+    ``variant="paper"``: the baseline plus ECA, as the paper describes it (a gain "without increasing
+    the parameter count"; in fact + sum(k + 1) over the 13 stride-1 blocks = 58 parameters:
     2,229,054 with 4 classes). ``variant="authors"``: the authors' code's ``MobileNetV2ECA``,
     which also narrows the stem to 24 and the head to 640 channels: 2,019,966 parameters.
     """

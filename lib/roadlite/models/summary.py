@@ -18,6 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from roadlite.imaging import image_hw
+
 from .eca import ECA
 from .mobilenet import ConvBNReLU6, InvertedResidual
 
@@ -27,13 +29,6 @@ __all__ = ["block_table", "count_macs", "count_params", "macs_per_layer"]
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (Chapter 03_eca); only trainable ones if asked."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def _img_hw(img_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(img_size, int):
-        return img_size, img_size
-    h, w = img_size
-    return int(h), int(w)
 
 
 def _layer_macs(module: nn.Module, out: torch.Tensor) -> int:
@@ -55,7 +50,7 @@ def macs_per_layer(
     Chapter 04_refinement. The model runs once on a zero image of size ``img_size`` in eval mode
     (its training flag is restored afterwards).
     """
-    h, w = _img_hw(img_size)
+    h, w = image_hw(img_size)
     result: dict[str, int] = {}
     handles = []
     for name, module in model.named_modules():

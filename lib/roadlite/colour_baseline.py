@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from roadlite.data.loading import load_split
+
 
 def _as_numpy_uint8(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch tensor
@@ -76,3 +78,26 @@ def fit_color_histogram_baseline(
         "predictions": pred,
         "model": model,
     }
+
+
+def manifest_colour_baseline(manifest: Any, classes: list[str], img_size: int, seed: int = 0,
+                             bins: int = 16) -> dict[str, Any]:
+    """Chapter 01_dataset: the colour-histogram baseline on a manifest's train / test splits.
+
+    Returns ``dict(accuracy, chance, n_classes, note)``. A data set with fewer than two task
+    classes (a segmentation set such as DeepCrack or CFD, whose every image holds a crack) has
+    nothing to classify: ``accuracy`` and ``chance`` are then None and ``note`` says why.
+    """
+    if len(classes) < 2:
+        return {"accuracy": None, "chance": None, "n_classes": len(classes),
+                "note": f"one class only ({', '.join(classes)}): no classification baseline; "
+                        f"this data set serves the segmentation chapters"}
+    rows = manifest[manifest["class"].isin(classes)]
+    x_tr, y_tr = load_split(rows, "train", img_size, classes, progress=False)
+    x_te, y_te = load_split(rows, "test", img_size, classes, progress=False)
+    if len(set(y_tr.tolist())) < 2:
+        return {"accuracy": None, "chance": None, "n_classes": len(classes),
+                "note": "the training split holds one class only: no classification baseline"}
+    fit = fit_color_histogram_baseline(x_tr, y_tr, x_te, y_te, seed=seed, bins=bins)
+    return {"accuracy": fit["accuracy"], "chance": 1 / len(classes), "n_classes": len(classes),
+            "note": ""}

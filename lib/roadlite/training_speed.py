@@ -1,4 +1,4 @@
-"""Benchmarks (``make bench``): is the data pipeline the bottleneck? (book introduction)
+"""Training speed (``make bench``): is the data pipeline the bottleneck? (Chapter 03_eca's training core)
 
 Measures, on this machine:
 
@@ -107,7 +107,7 @@ def run(size: int = 96, batch: int = 32, steps: int = 20, repeats: int = 3,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m roadlite.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m roadlite.training_speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--batch", type=int, default=32)

@@ -17,6 +17,7 @@ from PIL import Image
 from roadlite.data.loading import load_split
 from roadlite.data.manifest import read_manifest
 from roadlite.data.synthetic import CONDITIONS
+from roadlite.data.validate import DataError
 
 INTACT = "intact"
 
@@ -50,6 +51,11 @@ def load_classification_task(manifest_path: str | Path, img_size: int,
     """Read chapter 01's ``manifest.csv`` and load the three splits at ``img_size`` pixels."""
     df = read_manifest(manifest_path)
     classes = classes or distress_classes(df)
+    if len(classes) < 2:
+        raise DataError(
+            f"{manifest_path}: the classification chapters need at least two classes, but this "
+            f"manifest has {classes} (a segmentation data set, e.g. DeepCrack or CFD); run "
+            f"chapter 01 with a classification data set (data_root) for them")
     df = df[df["class"].isin(classes)].reset_index(drop=True)
     splits = {s: load_split(df, s, img_size, classes, progress=progress)
               for s in ("train", "val", "test")}
@@ -92,16 +98,15 @@ def grid_samples(df: pd.DataFrame, rows: list[str], n_cols: int = 4, split: str 
 
 
 def evaluate_and_save(run, key: str, model, arch: str, task: ClassificationTask, img_size: int,
-                      fit_result=None, channels_last: bool = True, pruned: bool = False) -> dict:
+                      fit_result=None, channels_last: bool = True) -> dict:
     """Chapters 03-06: test a trained classifier and keep what later chapters read.
 
     Writes ``predictions/<key>.npz`` (true labels, logits, class names: chapter 09 builds its
-    confusion matrices from them) and ``models/<key>.pt`` (a RoadLite checkpoint; pruned networks
-    with their pruning plan), and returns the model's entry of ``metrics["models"]``.
+    confusion matrices from them) and ``models/<key>.pt`` (a RoadLite checkpoint; a pruned
+    network's holds its layer plan), and returns the model's entry of ``metrics["models"]``.
     """
     from roadlite.models.checkpoint import save_model
     from roadlite.models.summary import count_macs, count_params
-    from roadlite.prune import save_pruned
     from roadlite.training import accuracy, predict_logits
 
     x_te, y_te = task.test
@@ -110,8 +115,7 @@ def evaluate_and_save(run, key: str, model, arch: str, task: ClassificationTask,
              classes=np.array(task.classes))
     model = model.cpu().to(memory_format=torch.contiguous_format)
     meta = {"classes": task.classes, "img_size": img_size, "chapter": run.chapter, "key": key}
-    saver = save_pruned if pruned else save_model
-    saver(model, run.path("models", f"{key}.pt"), arch=arch, meta=meta)
+    save_model(model, run.path("models", f"{key}.pt"), arch=arch, meta=meta)
     entry = {"architecture": arch, "accuracy": accuracy(logits, y_te),
              "params": count_params(model), "macs": count_macs(model, img_size),
              "checkpoint": f"models/{key}.pt"}
@@ -127,19 +131,16 @@ def evaluate_and_save(run, key: str, model, arch: str, task: ClassificationTask,
 def load_chapter_model(chapter_dir: str | Path, key: str, num_classes: int):
     """Chapters 06-09: load model ``key`` that chapter ``chapter_dir`` trained and saved.
 
-    The architecture comes from the chapter's ``metrics.json``; a pruned network (its checkpoint
-    holds a pruning plan) is rebuilt with :func:`roadlite.prune.load_pruned`.
+    The architecture comes from the chapter's ``metrics.json``; a pruned network is rebuilt from
+    the layer plan its checkpoint holds.
     """
     import json
 
-    from roadlite.models.checkpoint import load_model, read_checkpoint
-    from roadlite.prune import load_pruned
+    from roadlite.models.checkpoint import load_model
 
     chapter_dir = Path(chapter_dir)
     entry = json.loads((chapter_dir / "metrics.json").read_text())["models"][key]
     path = chapter_dir / entry.get("checkpoint", f"models/{key}.pt")
-    if "pruning_plan" in read_checkpoint(path):
-        return load_pruned(path, arch=entry["architecture"]).eval()
     return load_model(path, arch=entry["architecture"], num_classes=num_classes).eval()
 
 

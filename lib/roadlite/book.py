@@ -1,0 +1,154 @@
+"""The book as data: its chapters and the models of MobiLiteNet's ladder (book introduction).
+
+This table is the one place that says which chapters exist, in which order, what each reads and
+which models it makes. The Makefile's chapter graph (``python -m roadlite.book makefile``), the
+parameter checks of :mod:`roadlite.params` (which upstream chapters must have finished), the
+model loaders of chapters 07-09 (:mod:`roadlite.upstream`) and the results page all follow it.
+Adding a chapter means one :class:`Chapter` entry here and one notebook.
+
+This module imports nothing heavier than the standard library, so that ``make`` can read it
+before the environment is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: ``notebooks/<slug>.ipynb``, ``artifacts/<profile>/<slug>/``."""
+
+    slug: str
+    title: str
+    reads: tuple[str, ...] = ()  # chapters whose results it reads (their metrics.json)
+    # (parameter, value, chapter): chapters it reads only when a parameter has that value; in
+    # the Makefile an order-only prerequisite (a new run of it does not rerun this chapter).
+    reads_when: tuple[tuple[str, str, str], ...] = ()
+    modules: tuple[str, ...] = ()  # the roadlite modules that hold what the chapter teaches
+    paper: str = "MobiLiteNet"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model of the book: its key (``metrics["models"][key]``), the chapter that makes it,
+    its architecture (``roadlite.models.build_model`` name), and how the book labels it."""
+
+    key: str
+    chapter: str
+    architecture: str
+    label: str
+    # Where its saved weights are: "checkpoint" (models/<key>.pt), "tflite" (only a .tflite
+    # file of chapter 07) .
+    kind: str = "checkpoint"
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("01_dataset", "The data: a generated road-distress set, or a real one",
+            modules=("data", "colour_baseline")),
+    Chapter("02_gan", "WGAN-GP augmentation", reads=("01_dataset",), modules=("gan",)),
+    Chapter("03_eca", "Baseline MobileNetV2 and Model 1: efficient channel attention",
+            reads=("01_dataset",), reads_when=(("train_data", "gan", "02_gan"),),
+            modules=("models.eca", "models.mobilenet", "training", "classification", "export")),
+    Chapter("04_refinement", "Model 2: structural refinement",
+            reads=("01_dataset", "03_eca"), reads_when=(("train_data", "gan", "02_gan"),),
+            modules=("models.mobilenet", "models.summary")),
+    Chapter("05_distillation", "Model 3: sparse knowledge distillation",
+            reads=("01_dataset", "04_refinement"), reads_when=(("train_data", "gan", "02_gan"),),
+            modules=("distill", "models.resnet")),
+    Chapter("06_pruning", "Model 4: structured pruning",
+            reads=("01_dataset", "05_distillation"),
+            reads_when=(("train_data", "gan", "02_gan"),), modules=("prune",)),
+    Chapter("07_quantization", "Model 5: INT8 quantization and LiteRT export",
+            reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning"),
+            modules=("export",)),
+    Chapter("08_benchmark", "Latency on the device: LiteRT and PyTorch",
+            reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
+                   "07_quantization"), modules=("latency",)),
+    Chapter("09_confusion", "Confusion matrices, the ablation table and the Pareto front",
+            reads=("03_eca", "04_refinement", "05_distillation", "06_pruning",
+                   "07_quantization", "08_benchmark"), modules=("evaluation",)),
+)
+
+# MobiLiteNet's ladder (Fig. 5b of the paper), in the paper's order. The paper's numbers for
+# each key are in roadlite.paper_numbers.MOBILITENET.
+MODELS: tuple[Model, ...] = (
+    Model("resnet18", "05_distillation", "resnet18", "ResNet (teacher)"),
+    Model("mobilenet_v2", "03_eca", "mobilenet_v2", "MobileNetV2 (baseline)"),
+    Model("model1_eca", "03_eca", "eca_mobilenet_v2", "Model 1 (+ECA)"),
+    Model("model2_refined", "04_refinement", "refined_mobilenet_v2", "Model 2 (+refinement)"),
+    Model("model3_kd", "05_distillation", "refined_mobilenet_v2", "Model 3 (+sparse KD)"),
+    Model("model4_pruned", "06_pruning", "refined_mobilenet_v2", "Model 4 (+pruning)"),
+    Model("model5_int8", "07_quantization", "model4_pruned", "Model 5 (+INT8)", kind="tflite"),
+)
+# Variants that are not rungs of the ladder but that chapters report beside it.
+VARIANTS: tuple[Model, ...] = (
+    Model("model5_int8_dynamic", "07_quantization", "model4_pruned",
+          "Model 5, dynamic-range INT8 (the authors' code's kind)", kind="tflite"),
+)
+
+SLUGS: tuple[str, ...] = tuple(c.slug for c in CHAPTERS)
+_BY_SLUG = {c.slug: c for c in CHAPTERS}
+_MODELS = {m.key: m for m in MODELS + VARIANTS}
+
+
+def chapter(slug: str) -> Chapter:
+    """The :class:`Chapter` called ``slug``; a clear error for an unknown one."""
+    try:
+        return _BY_SLUG[slug]
+    except KeyError:
+        raise KeyError(f"unknown chapter {slug!r}; the book has {', '.join(SLUGS)}") from None
+
+
+def model(key: str) -> Model:
+    """The :class:`Model` called ``key``; a clear error for an unknown one."""
+    try:
+        return _MODELS[key]
+    except KeyError:
+        raise KeyError(f"unknown model {key!r}; the book has {', '.join(_MODELS)}") from None
+
+
+def ladder(kind: str | None = None, include_variants: bool = False) -> list[Model]:
+    """The ladder's models in order (optionally only those of ``kind``, and the variants)."""
+    models = list(MODELS) + (list(VARIANTS) if include_variants else [])
+    return [m for m in models if kind is None or m.kind == kind]
+
+
+def upstream(slug: str, params: dict | None = None) -> tuple[str, ...]:
+    """The chapters ``slug`` reads; with ``params``, also those its parameter values add."""
+    c = chapter(slug)
+    extra = tuple(up for name, value, up in c.reads_when
+                  if params is not None and params.get(name) == value)
+    return c.reads + tuple(u for u in extra if u not in c.reads)
+
+
+def makefile_rules() -> str:
+    """The chapter graph as Makefile text (``NBOUT`` is the Makefile's executed-notebook path).
+
+    Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only."""
+    nb = "$(call NBOUT,{})".format
+    lines = ["# Generated from roadlite.book by `python -m roadlite.book makefile`: do not edit.",
+             f"CHAPTERS := {' '.join(SLUGS)}"]
+    for c in CHAPTERS:
+        normal = " ".join(nb(u) for u in c.reads)
+        order = " ".join(nb(u) for _, _, u in c.reads_when if u not in c.reads)
+        if normal or order:
+            lines.append(f"{nb(c.slug)}: {normal}" + (f" | {order}" if order else ""))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["makefile"]:
+        sys.stdout.write(makefile_rules())
+        return 0
+    if args == ["chapters"]:
+        print("\n".join(SLUGS))
+        return 0
+    print("usage: python -m roadlite.book makefile | chapters", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The model registry: architecture name -> factory (Chapters 03_eca to 07_quantization).
+
+Checkpoints store the name; :func:`build_model` rebuilds the network from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from torch import nn
+
+from .mobilenet import eca_mobilenet_v2, mobilenet_v2, refined_mobilenet_v2
+from .resnet import resnet18_teacher
+
+#: Architecture name -> factory ``f(num_classes=..., **kw)``. The names are the ``arch`` strings
+#: stored in checkpoints (Chapters 03-07).
+MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    "mobilenet_v2": mobilenet_v2,
+    "eca_mobilenet_v2": partial(eca_mobilenet_v2, variant="paper"),
+    "eca_mobilenet_v2_authors": partial(eca_mobilenet_v2, variant="authors"),
+    "refined_mobilenet_v2": refined_mobilenet_v2,
+    "resnet18": resnet18_teacher,
+}
+
+
+def build_model(name: str, num_classes: int = 4, **kw) -> nn.Module:
+    """Build a model of :data:`MODEL_REGISTRY` by name (Chapters 03_eca to 07_quantization).
+
+    ``"mobilenet_v2"`` (baseline), ``"eca_mobilenet_v2"`` (Model 1 as the paper describes it),
+    ``"eca_mobilenet_v2_authors"`` (Model 1 as the authors' code builds it),
+    ``"refined_mobilenet_v2"`` (Model 2) and ``"resnet18"`` (the teacher). Extra keyword
+    arguments go to the factory (e.g. ``dropout=0.5``, ``pretrained=True``).
+    """
+    try:
+        factory = MODEL_REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(MODEL_REGISTRY))
+        raise ValueError(f"unknown model {name!r}; known models: {known}") from None
+    return factory(num_classes=num_classes, **kw)

@@ -1,0 +1,75 @@
+"""What a chapter reads from earlier chapters, found through the book's table (chapters 07-09).
+
+A downstream chapter names models by their key (``"model4_pruned"``); :mod:`roadlite.book` says
+which chapter made each, and this module reads that chapter's ``metrics.json``, checkpoint and
+saved test predictions. No notebook hand-types where a model lives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from roadlite import book
+from roadlite.classification import load_chapter_model
+from roadlite.paths import artifact_dir
+
+
+class Upstream:
+    """The finished upstream chapters of one run (``artifacts_root``/``profile``)."""
+
+    def __init__(self, params: Any):
+        self.artifacts_root = params["artifacts_root"]
+        self.profile = params["profile"]
+        self._metrics: dict[str, dict] = {}
+
+    def dir(self, chapter: str) -> Path:
+        book.chapter(chapter)  # an unknown chapter is an error
+        return artifact_dir(self.artifacts_root, self.profile, chapter)
+
+    def metrics(self, chapter: str) -> dict:
+        """A chapter's ``metrics.json`` (read once)."""
+        if chapter not in self._metrics:
+            path = self.dir(chapter) / "metrics.json"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} does not exist: chapter {chapter} has not "
+                                        f"finished for the {self.profile!r} profile")
+            self._metrics[chapter] = json.loads(path.read_text())
+        return self._metrics[chapter]
+
+    def model_entry(self, key: str) -> dict:
+        """``metrics["models"][key]`` of the chapter that made model ``key``."""
+        chapter = book.model(key).chapter
+        models = self.metrics(chapter).get("models") or {}
+        if key not in models:
+            raise KeyError(f"chapter {chapter} did not report model {key!r} "
+                           f"(it has {sorted(models)})")
+        return models[key]
+
+    def load_model(self, key: str, num_classes: int):
+        """The trained PyTorch model ``key`` (pruned networks rebuilt from their plan)."""
+        m = book.model(key)
+        if m.kind != "checkpoint":
+            raise ValueError(f"model {key!r} exists only as a .tflite file of {m.chapter}")
+        return load_chapter_model(self.dir(m.chapter), key, num_classes)
+
+    def load_models(self, keys: Iterable[str], num_classes: int) -> dict[str, Any]:
+        return {k: self.load_model(k, num_classes) for k in keys}
+
+    def tflite_path(self, key: str) -> Path:
+        """Model ``key``'s ``.tflite`` file, as chapter 07 exported it."""
+        entry = self.metrics("07_quantization")["models"][key]
+        return self.dir("07_quantization") / entry["tflite_file"]
+
+    def predictions(self, key: str) -> dict[str, np.ndarray]:
+        """Model ``key``'s saved test predictions (``y_true``, ``logits``, ``classes``).
+
+        Every PyTorch model's come from the chapter that trained it; INT8 models' from chapter
+        07 (the LiteRT interpreter's)."""
+        chapter = book.model(key).chapter
+        with np.load(self.dir(chapter) / "predictions" / f"{key}.npz") as z:
+            return {k: z[k] for k in z.files}

@@ -451,3 +451,43 @@ def test_patches_from_real_masks(name):
 
 def test_variants_are_the_three_of_the_chapter():
     assert VARIANTS == ("frozen_transfer", "frozen_random", "finetuned")
+
+
+def test_results_page_section_reads_only_metrics():
+    from roadlite.paper_numbers import POLAT
+    from roadlite.results import MISSING, polat_section
+
+    assert MISSING in "\n".join(polat_section({}))
+    metrics = {"source": "generated", "img_size": 96, "selected_variant": "finetuned",
+               "backbone_weights": "chapter03",
+               "test": {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "f1": 0.75,
+                        "dice": 0.75, "iou": 0.6, "soft_dice": 0.7},
+               "cross_domain": {"all": {"accuracy": 0.55, "f1": 0.5}},
+               "localisation": {"test": {"gradcam": {"energy_in_mask": 0.3, "area_share": 0.1,
+                                                     "pointing_game": 0.4}}},
+               "tflite": {"crack classifier, INT8": {"size_mb": 2.75, "inference_ms": 0.5}}}
+    text = "\n".join(polat_section({"10_crack_classifier": {"metrics": metrics, "run": {}}}))
+    assert f"{POLAT['test']['accuracy']:.2f}" in text and "| 90.00 |" in text
+    assert "55.00 / 50.00" in text and "30.0 / 10.0" in text and "| 40.0 |" in text
+    assert "2.75 / 0.50" in text and "`finetuned`" in text
+    # a run without masks, patches or export says so instead of inventing numbers
+    bare = {k: v for k, v in metrics.items() if k in ("test", "source")}
+    text = "\n".join(polat_section({"10_crack_classifier": {"metrics": bare, "run": {}}}))
+    assert text.count(MISSING) == 4
+
+
+def test_batch_norm_calibration_gives_a_random_body_informative_features():
+    x = images(32, 32)
+    plain = build_classifier("frozen_random", None, seed=0).eval()
+    calib = build_classifier("frozen_random", None, seed=0, calibration=x).eval()
+    assert torch.equal(plain.features[0][0].weight, calib.features[0][0].weight)
+    bn = calib.features[0][1]
+    with torch.no_grad():
+        first = calib.features[0][0](normalize(x))
+    assert torch.allclose(bn.running_mean, first.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert bn.momentum == plain.features[0][1].momentum  # restored
+    with torch.no_grad():
+        f_plain = plain.features(normalize(x)).mean(dim=(2, 3))
+        f_calib = calib.features(normalize(x)).mean(dim=(2, 3))
+    # features that differ from image to image (the calibrated body) vs nearly constant ones
+    assert f_calib.std(0).mean() > 10 * f_plain.std(0).mean()

@@ -20,6 +20,7 @@ from roadlite.distill import (
     l1_norm,
     make_kd_criterion,
     sparse_kd_loss,
+    train_kd_students,
 )
 
 # The hand-worked case: 2 samples, 3 classes.
@@ -273,3 +274,45 @@ def test_checker_rejects_wrong_implementations(fn, hint):
     with pytest.raises(AssertionError, match="expected|raised") as info:
         check_sparse_kd_loss(fn, verbose=False)
     assert hint in str(info.value)
+
+
+# --------------------------------------------------------------------------- training the students
+
+
+def _tiny_net(width: int = 4) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 4))
+
+
+def test_train_kd_students_matches_the_loop_it_replaces(tmp_path):
+    from roadlite.training import TrainConfig, fit
+
+    g = torch.Generator().manual_seed(0)
+    data = (torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g),
+            torch.arange(8) % 4)
+    torch.manual_seed(1)
+    teacher = _tiny_net(6).eval()
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=0.01)
+    lambdas = {"kd": 1e-3, "kd_no_l1": 0.0}
+    students, results, criteria = train_kd_students(
+        teacher, lambdas, _tiny_net, data, data, cfg, tmp_path / "a", T=2.0, alpha=0.3, seed=7,
+        progress=False)
+    assert list(students) == list(results) == list(criteria) == ["kd", "kd_no_l1"]
+    assert cfg.extra == {}  # the caller's configuration is left alone
+    for key, lam in lambdas.items():
+        crit = criteria[key]
+        assert isinstance(crit, KDCriterion) and crit.student is students[key]
+        assert crit.config == {"T": 2.0, "alpha": 0.3, "lam": lam}
+        assert len(crit.history) == 2  # two batches of four
+        assert (tmp_path / "a" / key / "last.pt").is_file()
+    # by hand: the same seed, the KD criterion and its hyper-parameters in the configuration
+    torch.manual_seed(7)
+    by_hand = _tiny_net()
+    crit = make_kd_criterion(teacher, by_hand, T=2.0, alpha=0.3, lam=1e-3)
+    res = fit(by_hand, data, data, TrainConfig(epochs=1, batch_size=4, lr=0.01, extra=crit.config),
+              tmp_path / "b", criterion=crit, progress=False)
+    assert res.history[0]["loss"] == results["kd"].history[0]["loss"]
+    for p, q in zip(by_hand.parameters(), students["kd"].parameters(), strict=True):
+        assert torch.equal(p, q)
+    # the students start from the same weights but differ by their lambda
+    assert results["kd"].history[0]["loss"] != results["kd_no_l1"].history[0]["loss"]

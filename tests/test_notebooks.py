@@ -55,3 +55,43 @@ def test_parameters_cell_is_the_default_profile(path):
     expected = resolve_params(path.stem, "default")
     expected["artifacts_root"] = "artifacts"
     assert values == expected
+
+
+MAX_LOGIC_LINES = 15
+
+
+def logic_lines(source: str) -> int:
+    """Lines of logic in a code cell: non-blank lines that are neither comments nor part of an
+    import statement (a parenthesised import over several lines counts as none)."""
+    imports: set[int] = set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # e.g. IPython magics: count every line
+        tree = None
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.update(range(node.lineno, node.end_lineno + 1))
+    return sum(1 for i, line in enumerate(source.splitlines(), 1)
+               if line.strip() and not line.strip().startswith("#") and i not in imports)
+
+
+def test_logic_lines_counts_what_it_says():
+    source = ("import numpy as np\nfrom roadlite.evaluation import (\n    abbreviate,\n)\n\n"
+              "# a comment\nx = 1\n  # indented comment\nif x:\n    y = np.zeros(3)\n")
+    assert logic_lines(source) == 3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_cell_holds_more_than_15_lines_of_logic(path):
+    """Logic longer than that belongs in roadlite (with tests), not in a notebook cell."""
+    long = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell["source"])
+        n = logic_lines(source)
+        if n > MAX_LOGIC_LINES:
+            long.append(f"cell {i} ({source.splitlines()[0][:50]!r}...): {n} lines")
+    assert not long, (f"{path.name}: cells with more than {MAX_LOGIC_LINES} lines of logic "
+                      f"(move it into roadlite): " + "; ".join(long))

@@ -23,10 +23,9 @@ from roadlite.models import (
     load_model,
     save_model,
 )
+from roadlite.paper_numbers import MOBILITENET
 from roadlite.prune import (
     IMPORTANCES,
-    PAPER_PRUNED_PARAMS,
-    PAPER_UNPRUNED_PARAMS,
     before_after_table,
     channel_table,
     expected_param_fraction,
@@ -59,10 +58,11 @@ def _x(n=2, seed=1):
 def test_refined_model_shrinks_to_about_half(pruned_pair):
     original, pruned = pruned_pair
     p0, p1 = count_params(original), count_params(pruned)
-    assert p0 == PAPER_UNPRUNED_PARAMS
+    assert p0 == MOBILITENET["model2_refined"]["params"]
     frac = p1 / p0
-    print(f"\nparams {p0:,} -> {p1:,} ({frac:.1%}); paper {PAPER_PRUNED_PARAMS:,} "
-          f"({PAPER_PRUNED_PARAMS / PAPER_UNPRUNED_PARAMS:.1%}); (1-0.3)^2 = "
+    paper4, paper2 = MOBILITENET["model4_pruned"]["params"], MOBILITENET["model2_refined"]["params"]
+    print(f"\nparams {p0:,} -> {p1:,} ({frac:.1%}); paper {paper4:,} "
+          f"({paper4 / paper2:.1%}); (1-0.3)^2 = "
           f"{expected_param_fraction(0.3):.0%}")
     assert 0.40 < frac < 0.60
     assert abs(frac - expected_param_fraction(0.3)) < 0.03
@@ -213,7 +213,7 @@ def test_other_bad_arguments():
 
 def test_numpy_numbers_are_accepted():
     model = prune_channels(refined(), np.int64(IMG), np.float32(0.3), steps=np.int64(1))
-    assert 0.4 < count_params(model) / PAPER_UNPRUNED_PARAMS < 0.6
+    assert 0.4 < count_params(model) / MOBILITENET["model2_refined"]["params"] < 0.6
     assert expected_param_fraction(np.float32(0.3)) == pytest.approx(0.49)
 
 
@@ -384,7 +384,7 @@ def test_iterative_pruning_with_kd_finetune_through_fit(tmp_path):
 
     prune_channels(student, 32, ratio=0.3, steps=2, finetune=finetune)
     assert len(histories) == 2
-    assert 0.4 < count_params(student) / PAPER_UNPRUNED_PARAMS < 0.6
+    assert 0.4 < count_params(student) / MOBILITENET["model2_refined"]["params"] < 0.6
     assert student.eval()(x[:2].float()).shape == (2, 4)
 
 
@@ -435,6 +435,6 @@ def test_before_after_table():
     assert ratio["paper parameters"] == 0.5 and ratio["paper accuracy (%)"] == 1.0
     default = before_after_table(entries, 64)  # labels: the keys; the paper's own numbers
     assert list(default.index) == ["model3_kd", "model4_pruned", "model4_pruned / model3_kd"]
-    assert default.loc["model4_pruned", "paper parameters"] == PAPER_PRUNED_PARAMS
+    assert default.loc["model4_pruned", "paper parameters"] == MOBILITENET["model4_pruned"]["params"]
     with pytest.raises(ValueError, match="two entries"):
         before_after_table({"model3_kd": entries["model3_kd"]}, 96)

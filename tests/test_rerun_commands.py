@@ -256,3 +256,15 @@ def test_data_root_on_each_real_layout(layout, tmp_path):
         assert metrics["baseline_accuracy"] is None
     else:
         assert 0.0 <= metrics["baseline_accuracy"] <= 1.0
+
+
+def test_a_chapter_run_from_the_notebooks_folder_as_in_jupyterlab(tmp_path):
+    """make lab starts JupyterLab with ROADLITE_ROOT set; a kernel then runs in notebooks/. The
+    chapter must find the repository and write artifacts/<profile>/<chapter>/ under its root."""
+    sh([str(VENV_BIN / "papermill"), "01_dataset.ipynb", str(tmp_path / "o.ipynb"),
+        "--cwd", str(ROOT / "notebooks"), "-p", "artifacts_root", str(tmp_path),
+        "-p", "n_train_per_class", "3", "-p", "n_val_per_class", "2", "-p", "n_test_per_class", "2"],
+       cwd=ROOT / "notebooks", env={"ROADLITE_ROOT": str(ROOT)})
+    rec = run_json(tmp_path, "01_dataset", profile="default")
+    assert rec["parameters"]["profile"] == "default"
+    assert (tmp_path / "default" / "01_dataset" / "manifest.csv").exists()

@@ -69,6 +69,17 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("09_confusion", "Confusion matrices, the ablation table and the Pareto front",
             reads=("03_eca", "04_refinement", "05_distillation", "06_pruning",
                    "07_quantization", "08_benchmark"), modules=("evaluation",)),
+    Chapter("10_crack_classifier",
+            "Crack or no crack: MobileNetV2 transfer learning with Grad-CAM",
+            reads=("01_dataset", "03_eca"), modules=("crack_classifier", "localisation"),
+            paper="Polat"),
+    Chapter("11_crack_segmentation",
+            "Pixel-wise cracks by self-derived distillation (LR-CrackNet)",
+            reads=("01_dataset",),
+            modules=("segmentation.networks", "segmentation.dmia", "segmentation.losses",
+                     "segmentation.discriminator", "segmentation.metrics",
+                     "segmentation.train", "segmentation.speed"),
+            paper="LR-CrackNet"),
 )
 
 # MobiLiteNet's ladder (Fig. 5b of the paper), in the paper's order. The paper's numbers for

@@ -11,7 +11,8 @@ on top of the book's training core (:func:`roadlite.training.fit`):
   is exactly sigmoid(z), cross-entropy is exactly binary cross-entropy, and argmax is
   ``z > 0``, so the training core, its accuracy and the LiteRT export work unchanged;
 * the losses (:func:`dice_loss`, :func:`bce_loss`) and the paper's augmentation
-  (:func:`polat_augmentation`, torchvision transforms v2, applied image by image);
+  (:func:`polat_augmentation`: torchvision transforms v2 for flip and brightness, image by
+  image, and a batched rotation and zoom with Keras' edge fill);
 * backbones: the one chapter 03_eca trained (:func:`chapter03_backbone`, offline), ImageNet's
   (:func:`imagenet_backbone`, needs internet) or none (random), and the three variants the
   chapter compares (:data:`VARIANTS`);
@@ -71,6 +72,7 @@ __all__ = [
     "binary_manifest",
     "binary_metrics",
     "build_classifier",
+    "calibrate_batch_norm",
     "chapter03_backbone",
     "count_trainable",
     "crack_logit",
@@ -347,19 +349,54 @@ def backbone_signature(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+@torch.no_grad()
+def calibrate_batch_norm(features: nn.Module, x: torch.Tensor, batch_size: int = 64,
+                         max_images: int = 512) -> None:
+    """Set the running mean and variance of every batch norm in ``features`` to their averages
+    over the uint8 images ``x`` (at most ``max_images`` of them, evenly spaced; no weight
+    changes; Chapter 10_crack_classifier).
+
+    A randomly initialised MobileNetV2 body in inference mode normalises with mean 0 and
+    variance 1, which its activations do not have: after 17 blocks the features are nearly
+    constant. With statistics measured on the data, a frozen random body gives random but
+    informative features, the fair baseline for a transferred one.
+    """
+    if len(x) > max_images:
+        x = x[torch.linspace(0, len(x) - 1, max_images).round().long()]
+    bns = [m for m in features.modules() if isinstance(m, nn.BatchNorm2d)]
+    was_training = features.training
+    saved = [(bn, bn.momentum) for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the batches
+    features.train()
+    try:
+        for i in range(0, len(x), batch_size):
+            features(normalize(x[i:i + batch_size]))
+    finally:
+        for bn, momentum in saved:
+            bn.momentum = momentum
+        features.train(was_training)
+
+
 def build_classifier(variant: str, backbone: dict[str, torch.Tensor] | None,
-                     dropout: float = 0.5, seed: int = 0) -> PolatClassifier:
+                     dropout: float = 0.5, seed: int = 0,
+                     calibration: torch.Tensor | None = None) -> PolatClassifier:
     """One of :data:`VARIANTS` (Chapter 10_crack_classifier).
 
     ``frozen_transfer``: ``backbone`` loaded and frozen (the paper's set-up);
-    ``frozen_random``: a random, frozen backbone (what the head alone can do);
-    ``finetuned``: ``backbone`` loaded, every weight trained. The head is initialised from
-    ``seed``, the same for every variant.
+    ``frozen_random``: a random, frozen backbone (what the head alone can do), its batch-norm
+    statistics measured on the uint8 images ``calibration`` when given
+    (:func:`calibrate_batch_norm`); ``finetuned``: ``backbone`` loaded, every weight trained.
+    The head is initialised from ``seed``, the same for every variant.
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
     torch.manual_seed(seed)
     model = PolatClassifier(dropout=dropout, frozen=variant != "finetuned")
+    if variant == "frozen_random" and calibration is not None:
+        calibrate_batch_norm(model.features, calibration)
+        model.train(False)
     if variant != "frozen_random":
         if backbone is None:
             raise ValueError(f"variant {variant!r} needs a backbone state dict")

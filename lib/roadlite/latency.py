@@ -73,8 +73,8 @@ __all__ = [
     "postprocess",
     "preprocess",
     "random_images",
-    "reductions",
     "time_callable",
+    "time_reductions",
 ]
 
 STAGES = ("preprocess", "inference", "postprocess", "end_to_end")
@@ -564,9 +564,10 @@ def median_ms(table: pd.DataFrame, model: str, runtime: str, threads: int,
     return float(sel[_STAGE_COLUMNS[stage]].iloc[0])
 
 
-def reductions(table: pd.DataFrame, threads: Sequence[int], final: str = "model5_int8",
-               references: Mapping[str, str] | None = None, runtime: str = "LiteRT",
-               paper: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, float]]:
+def time_reductions(table: pd.DataFrame, threads: Sequence[int], final: str = "model5_int8",
+                    references: Mapping[str, str] | None = None, runtime: str = "LiteRT",
+                    paper: Mapping[str, Mapping[str, Any]] | None = None
+                    ) -> dict[str, dict[str, float]]:
     """How much less end-to-end time ``final`` takes than each reference model, in % (Chapter
     08_benchmark): 100 (1 - t(final) / t(reference)).
 

@@ -79,3 +79,31 @@ POLAT: dict[str, dict] = {
 POLAT_RECIPE = {"images": 40_000, "source_px": 227, "split": "80 / 10 / 10", "img_size": 224,
                 "optimizer": "Adam", "lr": 1e-4, "batch_size": 32, "epochs": 50,
                 "dropout": 0.5, "loss": "Dice", "backbone": "MobileNetV2, ImageNet, frozen"}
+
+# Chapter 11_crack_segmentation: Ma et al., "LR-CrackNet: lightweight real-time pixel-wise road
+# crack detection via self-derived multimodal knowledge distillation", IEEE Sensors J. (2025).
+# Percentages; FPS on an NVIDIA RTX 3090 (Tables II, VI) and a 32 GB Jetson AGX Orin (Table VI).
+LR_CRACKNET_SOURCE = "Ma et al., IEEE Sensors J. (2025), Tables I, II, IV and VI"
+LR_CRACKNET: dict[str, dict] = {
+    # Table IV (DeepCrack test split, 237 images): LR-CrackNet and the runner-up.
+    "table4_deepcrack": {"LR-CrackNet": {"f1": 84.099, "iou": 72.561, "aiou": 85.622},
+                         "LECSFormer": {"f1": 82.389, "iou": 70.052, "aiou": 84.268}},
+    # Table II (DeepCrack): U-Shaped ablations; "Base" = U-Net with 32 base channels.
+    "table2_deepcrack": {
+        "U-Net (Base, 32 ch.)": {"fps_3090": 376.69, "f1": 79.587, "iou": 66.095},
+        "without Fast-T": {"fps_3090": 443.83, "f1": 80.856, "iou": 67.864},
+        "without RDLDC": {"fps_3090": 242.79, "f1": 82.069, "iou": 69.590},
+        "with a standard transformer": {"fps_3090": 266.22, "f1": 81.861, "iou": 69.292},
+        "LR-CrackNet": {"fps_3090": 324.40, "f1": 84.099, "iou": 72.561}},
+    # Table I (DeepCrack): losses added one by one.
+    "table1_deepcrack": {
+        "L_Seg": {"f1": 81.397, "iou": 68.630},
+        "+ L_Dg": {"f1": 82.285, "iou": 69.902},
+        "+ L_Dl": {"f1": 82.454, "iou": 70.146},
+        "+ L_FD": {"f1": 82.990, "iou": 70.925},
+        "+ L_LD (full)": {"f1": 84.099, "iou": 72.561}},
+    # Table VI: parameters (M) and FPS of LR-CrackNet at 320 x 320.
+    "table6": {"params_m": 3.856, "fps_3090": 324.40, "fps_orin": 46.419},
+    # FPS of LR-CrackNet / FPS of the 32-channel U-Net on the RTX 3090 (Table II).
+    "fps_ratio_to_unet": round(324.40 / 376.69, 3),
+}

@@ -146,6 +146,38 @@ def _gan_size(v: Any) -> str | None:
         f"cannot be produced by the generator; it makes {list(VALID_SIZES)} pixels")
 
 
+def _folder_or_dataset(v: Any) -> str | None:
+    """Chapter 10_crack_classifier: a folder, or a registered data set's name (``data/<name>``
+    or ``<name>``, :data:`roadlite.data.DATASETS`). A registered set that is not downloaded
+    passes here; the chapter says where to get it (or skips it) when it runs."""
+    from pathlib import PurePath
+
+    from roadlite.data import DATASETS, DataNotFoundError
+
+    try:
+        resolve_data_root(v)
+    except DataNotFoundError:
+        parts = PurePath(str(v)).parts
+        named = not PurePath(str(v)).is_absolute() and (
+            len(parts) == 1 or (len(parts) == 2 and parts[0] == "data"))
+        if named and any(parts[-1] in (d.name, d.shared_folder) for d in DATASETS.values()):
+            return None
+        return (f"is neither a folder nor a registered data set (data/<name>; known: "
+                f"{', '.join(sorted(DATASETS))})")
+    return None
+
+
+def _folders_or_datasets(v: Any) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or not x]
+    if bad:
+        return f"must list folder or data set names, got {bad}"
+    for x in v:
+        problem = _folder_or_dataset(x)
+        if problem:
+            return f"has {x!r}, which {problem}"
+    return None
+
+
 CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
     "01_dataset": {
         "data_root": Param(str, "a real dataset to use instead of the generated one "
@@ -231,6 +263,100 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                         max=1_000_000),
         "ci_level": Param(float, "confidence level of the intervals",
                           check=_open_unit_interval),
+    },
+    "10_crack_classifier": {
+        **TRAINING,
+        "augment": Param(bool, "the paper's augmentation of the training images: flip, "
+                               "rotation +-20 degrees, zoom 20 %, brightness"),
+        "data_root": Param(str, "Özgenel's Positive/ + Negative/ folders to train and test on "
+                                "(a folder, or data/ozgenel-40k once downloaded); None = "
+                                "chapter 01's data, intact vs cracks", nullable=True,
+                           check=_folder_or_dataset),
+        "val_frac": Param(float, "validation share of a data_root's split (paper: 0.1)",
+                          min=0.01, max=0.45),
+        "test_frac": Param(float, "test share of a data_root's split (paper: 0.1)", min=0.01,
+                           max=0.45),
+        "loss": Param(str, "training loss (paper: dice)", choices=("dice", "bce")),
+        "dropout": Param(float, "dropout before the sigmoid unit (paper: 0.5)", min=0.0,
+                         max=0.95),
+        "monitor": Param(str, "what reduce-on-plateau and early stopping watch (Keras' "
+                              "default: val_loss)", choices=("val_loss", "val_accuracy")),
+        "early_stopping_patience": Param(int, "epochs without improvement of monitor before "
+                                              "training stops (0 = off)", min=0, max=1000),
+        "backbone_weights": Param(str, "the transferred backbone: 'chapter03' (chapter 03's "
+                                       "MobileNetV2, offline) or 'imagenet' (torchvision's, as "
+                                       "the paper; needs internet)",
+                                  choices=("chapter03", "imagenet")),
+        "patch_datasets": Param(list, "segmentation sets (folders or registered names) whose "
+                                      "masks give crack / no-crack test patches; a set not "
+                                      "found is skipped", check=_folders_or_datasets),
+        "patch_size": Param(int, "side (pixels) of the patches cut from patch_datasets",
+                            min=32, max=1024),
+        "patch_source_images": Param(int, "images of each patch data set that are cut, at most",
+                                     min=1, max=1_000_000),
+        "max_patches_per_class": Param(int, "crack and no-crack patches per patch data set, "
+                                            "at most", min=1, max=1_000_000),
+        "cam_method": Param(str, "the CAM method shown beside Grad-CAM",
+                            choices=("gradcam++", "eigencam")),
+        "cam_images": Param(int, "images with a crack whose CAMs are measured, at most", min=1,
+                            max=1_000_000),
+        "mask_dilation": Param(int, "radius (pixels at img_size) by which crack masks are "
+                                    "dilated for the localisation measures", min=0, max=64),
+        "export_tflite": Param(bool, "export the classifier to INT8 .tflite and time it in "
+                                     "LiteRT"),
+        "calibration_images": Param(int, "training images that calibrate the INT8 export",
+                                    min=1, max=100_000),
+        "benchmark_runs": Param(int, "timed LiteRT runs per model", min=10, max=100_000),
+    },
+    "11_crack_segmentation": {
+        "data_root": Param(str, "an image / mask folder pair to segment (DeepCrack's "
+                                "{train,test}_img + _lab, CFD's image/ + masks_png/; a folder or "
+                                "data/deepcrack); None = chapter 01's generated cracks",
+                           nullable=True, check=_folder_or_dataset),
+        "include_intact": Param(bool, "also use chapter 01's intact images (empty masks)"),
+        "max_train": Param(int, "training images, at most (None = all)", min=1,
+                           max=1_000_000, nullable=True),
+        "max_val": Param(int, "validation images, at most (None = all)", min=1,
+                         max=1_000_000, nullable=True),
+        "max_test": Param(int, "test images, at most (None = all)", min=1, max=1_000_000,
+                          nullable=True),
+        "crop": Param(int, "side of the random training crops (pixels)", min=16, max=1024,
+                      check=_multiple_of(16)),
+        "batch_size": Param(int, "mini-batch size (the paper gives none)", min=1, max=4096),
+        "optimizer": Param(str, "optimizer of every phase (the paper names none)",
+                           choices=("adam", "sgd", "rmsprop")),
+        "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
+        "scheduler": Param(str, "learning-rate decay within each phase",
+                           choices=("cosine", "none")),
+        "width": Param(int, "stem width w of teacher and student (30: the paper's 3.856 M "
+                            "parameters)", min=4, max=256, check=_multiple_of(2)),
+        "unet_base": Param(int, "base channels of the U-Net baseline (paper: 32)", min=4,
+                           max=256, check=_multiple_of(2)),
+        "disc_width": Param(int, "first width of the discriminator", min=4, max=256,
+                            check=_multiple_of(4)),
+        "teacher_image_epochs": Param(int, "phase 1 epochs (paper: 50)", min=1, max=10_000),
+        "teacher_image_lr": Param(float, "phase 1 learning rate (paper: 1e-3)", min=1e-7,
+                                  max=1.0),
+        "teacher_boundary_epochs": Param(int, "phase 2 epochs (paper: 100)", min=1,
+                                         max=10_000),
+        "teacher_boundary_lr": Param(float, "phase 2 learning rate (paper: 1e-4)", min=1e-7,
+                                     max=1.0),
+        "student_epochs": Param(int, "phase 3 epochs, also of the student alone and the U-Net "
+                                     "(paper: 200)", min=1, max=10_000),
+        "student_lr": Param(float, "phase 3 learning rate (paper: 1e-4)", min=1e-7, max=1.0),
+        "val_every": Param(int, "validate every this many epochs (paper: 5)", min=1,
+                           max=10_000),
+        "dmia_factor": Param(float, "DMIA: radius = factor x erosion count (the paper gives "
+                                    "none)", min=0.01, max=100.0, check=_positive),
+        "deepcrack_val": Param(int, "DeepCrack training images moved to validation (paper: "
+                                    "90)", min=1, max=100_000),
+        "ablations": Param(bool, "also train the paper's Table I and II ablations"),
+        "speed_size": Param(int, "side of the input for parameters / MACs / FPS (paper: 320)",
+                            min=32, max=2048, check=_multiple_of(32)),
+        "speed_runs": Param(int, "timed runs per model and runtime", min=3, max=100_000),
+        "export_tflite": Param(bool, "export to .tflite (fp32, INT8) and time LiteRT"),
+        "calibration_images": Param(int, "training images that calibrate the INT8 export",
+                                    min=1, max=100_000),
     },
 }
 

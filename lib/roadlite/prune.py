@@ -55,8 +55,6 @@ from roadlite.training import FitResult, TrainConfig, fit
 
 __all__ = [
     "IMPORTANCES",
-    "PAPER_PRUNED_PARAMS",
-    "PAPER_UNPRUNED_PARAMS",
     "before_after_table",
     "channel_table",
     "expected_param_fraction",
@@ -67,11 +65,6 @@ __all__ = [
     "pruning_plan",
     "sensitivity_scan",
 ]
-
-#: Model 4 of the paper (Model 2 with 30 % of the channels pruned): 498,283 parameters.
-PAPER_PRUNED_PARAMS = 498_283
-#: Model 2 (structural refinement), the network that the paper prunes: 996,310 parameters.
-PAPER_UNPRUNED_PARAMS = 996_310
 
 #: Importance criteria :func:`prune_channels` accepts by name.
 IMPORTANCES = ("l1", "group_l1", "l2", "bn_scale", "random")

@@ -170,3 +170,96 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
                            _fmt(dataset.get("baseline_accuracy"), "pct")]])]
     return "\n".join(parts) + "\n"
 
+
+def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown lines of the Polat et al. section (Chapter 10_crack_classifier): the paper's
+    Table 3 and text beside this run's ``metrics.json``, or a line saying it did not run."""
+    from roadlite.paper_numbers import POLAT, POLAT_SOURCE
+
+    out = ["## Polat et al.: crack / no crack with MobileNetV2 and Grad-CAM", ""]
+    m = found.get("10_crack_classifier", {}).get("metrics")
+    if not m:
+        return out + [f"Chapter `10_crack_classifier`: {MISSING}."]
+    test = m.get("test") or {}
+    pct = {k: _maybe(None if test.get(k) is None else 100 * test[k], "{:.2f}")
+           for k in ("accuracy", "precision", "recall", "f1", "dice", "iou", "soft_dice")}
+    cross = (m.get("cross_domain") or {}).get("all") or {}
+    loc = ((m.get("localisation") or {}).get("test") or {}).get("gradcam") or {}
+    tfl = (m.get("tflite") or {}).get("crack classifier, INT8") or {}
+    paper = POLAT["test"]
+    rows = [[f"test {k} (%)", f"{paper[k]:.2f}", pct[k]]
+            for k in ("accuracy", "precision", "recall", "f1")]
+    rows += [["Dice (paper: text; this run: hard, = F1 / soft)",
+              f"{POLAT['text']['dice']:.2f}", f"{pct['dice']} / {pct['soft_dice']} (%)"],
+             ["IoU (paper: \"IoU (mAP)\", text)", f"{POLAT['text']['iou']:.2f}",
+              f"{pct['iou']} (%)"],
+             ["accuracy / F1 on DeepCrack + CFD patches (%)", "not reported",
+              _maybe(None if not cross else f"{100 * cross['accuracy']:.2f} / "
+                     f"{100 * cross['f1']:.2f}", "{}")],
+             ["Grad-CAM energy in the dilated mask / its area share (%)",
+              "not measured (heat maps shown)",
+              _maybe(None if loc.get("energy_in_mask") is None else
+                     f"{100 * loc['energy_in_mask']:.1f} / {100 * loc['area_share']:.1f}",
+                     "{}")],
+             ["Grad-CAM pointing game (%)", "not measured",
+              _maybe(None if loc.get("pointing_game") is None else
+                     100 * loc["pointing_game"], "{:.1f}")],
+             ["INT8 .tflite size (MB) / LiteRT inference, 1 thread (ms)",
+              "not reported (TFLite named as future work)",
+              _maybe(None if not tfl else f"{tfl['size_mb']:.2f} / {tfl['inference_ms']:.2f}",
+                     "{}")]]
+    out.append(_table(["quantity", "paper", "this run"], rows))
+    out += ["", f"The *paper* column quotes {POLAT_SOURCE}: Özgenel's 40,000 concrete patches "
+            f"at 224 px, an ImageNet MobileNetV2. This run: {m.get('source', '?')}, "
+            f"{m.get('img_size', '?')} px, the variant `{m.get('selected_variant', '?')}` "
+            f"(backbone: {m.get('backbone_weights', '?')}). Precision, recall and F1 use the "
+            f"standard definitions (the paper's printed Eqs. 4-6 swap precision and recall "
+            f"and drop F1's factor 2)."]
+    return out
+
+
+def lr_cracknet_section(found: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown lines of the LR-CrackNet section (Chapter 11_crack_segmentation): the paper's
+    Tables IV, II and VI beside this run's ``metrics.json``, or a line saying it did not run."""
+    from roadlite.paper_numbers import LR_CRACKNET, LR_CRACKNET_SOURCE
+
+    out = ["## LR-CrackNet: pixel-wise cracks by self-derived distillation", ""]
+    m = found.get("11_crack_segmentation", {}).get("metrics")
+    if not m:
+        return out + [f"Chapter `11_crack_segmentation`: {MISSING}."]
+    test = m.get("test") or {}
+    paper4 = LR_CRACKNET["table4_deepcrack"]["LR-CrackNet"]
+    paper_unet = LR_CRACKNET["table2_deepcrack"]["U-Net (Base, 32 ch.)"]
+    paper = {"student (distilled)": paper4, "U-Net": paper_unet}
+    rows = []
+    for name in ("teacher", "student (distilled)", "student alone", "U-Net"):
+        s, p = test.get(name) or {}, paper.get(name, {})
+        rows.append([name, *(_maybe(p.get(k), "{:.2f}") if p else "–" for k in
+                             ("f1", "iou", "aiou")),
+                     *(_maybe(s.get(k), "{:.2f}") for k in ("f1", "iou", "aiou")),
+                     _fmt(s.get("params"), "int")])
+    out.append(_table(["model", "paper F1", "paper IoU", "paper AIoU", "this run F1",
+                       "this run IoU", "this run AIoU", "this run params"], rows))
+    ratio = m.get("fps_ratio") or {}
+    speed = m.get("speed_320") or {}
+    student = next((v for k, v in speed.items() if k.startswith("student")), {})
+    out += ["", _table(["quantity", "paper", "this run"], [
+        ["student parameters (paper width)", f"{LR_CRACKNET['table6']['params_m']} M",
+         _fmt(m.get("paper_params_student_w30"), "int")],
+        ["teacher parameters (paper width)", "not reported",
+         _fmt(m.get("teacher_params_w30"), "int")],
+        ["FPS student / U-Net, PyTorch", f"{LR_CRACKNET['fps_ratio_to_unet']} (RTX 3090)",
+         _maybe(ratio.get("fps_torch"), "{:.3f}")],
+        ["FPS student / U-Net, LiteRT", "–", _maybe(ratio.get("fps_litert"), "{:.3f}")],
+        ["student FPS at 320 px, PyTorch / LiteRT",
+         f"{LR_CRACKNET['table6']['fps_3090']} (RTX 3090)",
+         _maybe(None if not student else f"{student.get('fps_torch', 0):.1f} / "
+                f"{student.get('fps_litert', float('nan')):.1f}", "{} (CPU)")],
+    ])]
+    out += ["", f"The *paper* columns quote {LR_CRACKNET_SOURCE}: DeepCrack's 237 test images "
+            f"after 350 epochs on a GPU. This run: {m.get('source', '?')}, "
+            f"{m.get('img_size', '?')} px, width {m.get('width', '?')} (U-Net "
+            f"{m.get('unet_base', '?')}), epochs {m.get('epochs', {})}. Metrics are pooled "
+            f"over the test split at threshold 0.5 (the authors' protocol); the teacher sees "
+            f"boundary maps derived from the test masks."]
+    return out

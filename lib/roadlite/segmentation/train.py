@@ -1,0 +1,409 @@
+"""Data and the three training phases of LR-CrackNet (Chapter 11_crack_segmentation).
+
+Data: image / mask pairs from a manifest (chapter 01's generated set, whose crack classes have
+crack masks, or a DeepCrack / CFD folder), decoded once, resized to ``img_size`` (bilinear for
+images, nearest for masks) and held in memory with their DMIA boundary maps.
+
+Training (on the book's core: :func:`roadlite.training.iterate_batches`,
+:func:`~roadlite.training.make_optimizer`, atomic checkpoints): each phase trains one network on
+random crops (one crop position per batch, random horizontal / vertical flips of image, mask and
+boundary together), with a cosine learning-rate decay, validates every ``val_every`` epochs
+(pooled F1 at 0.5 on the whole validation images) and keeps the best; ``last.pt`` after every
+epoch lets an interrupted run resume. Phases:
+
+* ``"image"``: the teacher on images (its boundary stem sees zeros);
+* ``"boundary"``: the teacher on images + DMIA boundary maps;
+* ``"student"``: the student with distillation from the frozen teacher and the discriminator
+  (its own Adam optimizer, trained in the same loop);
+* ``"plain"``: any image-only network on BCE + Dice (the student alone, the U-Net).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from roadlite.artifacts import atomic_path
+from roadlite.data.errors import DataError
+from roadlite.data.loading import normalize
+from roadlite.imaging import image_hw
+from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
+
+from .dmia import dmia_boundary
+from .losses import Distiller, LossWeights, discriminator_loss, generator_loss, segmentation_loss
+from .metrics import pooled_metrics
+
+# chapter 01's classes whose masks mark crack pixels (+ intact: empty masks, negatives)
+CRACK_CLASSES = ("alligator", "longitudinal", "transverse", "crack")
+PHASES = ("image", "boundary", "student", "plain")
+
+
+@dataclass
+class SegData:
+    """One split in memory: images uint8 [N,3,H,W], masks and DMIA boundaries uint8 [N,1,H,W]."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    boundary: torch.Tensor
+    paths: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def crack_rows(df: pd.DataFrame, include_intact: bool = True) -> pd.DataFrame:
+    """The rows of a manifest whose masks are crack masks (and intact images, if asked)."""
+    keep = CRACK_CLASSES + (("intact",) if include_intact else ())
+    return df[df["class"].isin(keep)].reset_index(drop=True)
+
+
+def _read_pair(path: str, mask_path: str, hw: tuple[int, int], grey_tolerance: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    if not mask_path:
+        raise DataError(f"{path}: image without a mask (empty mask_path)")
+    if not Path(mask_path).is_file():
+        raise DataError(f"{path}: its mask {mask_path} does not exist")
+    with Image.open(path) as im, Image.open(mask_path) as mk:
+        if im.size != mk.size:
+            raise DataError(f"mask {mask_path} is {mk.size[0]}x{mk.size[1]} but its image {path} "
+                            f"is {im.size[0]}x{im.size[1]}")
+        img = im.convert("RGB").resize((hw[1], hw[0]), Image.BILINEAR)
+        m = np.asarray(mk.convert("L"))
+    top = int(m.max()) if m.size else 0
+    if top > 0:
+        grey = np.count_nonzero((m > 0.1 * top) & (m < 0.9 * top)) / m.size
+        if grey > grey_tolerance:
+            raise DataError(f"mask {mask_path} is not binary: {100 * grey:.1f} % of its pixels are "
+                            f"grey (between 10 % and 90 % of its maximum {top})")
+    mb = Image.fromarray(((m > top / 2) if top > 0 else m > 0).astype(np.uint8))
+    return np.asarray(img, dtype=np.uint8), np.asarray(mb.resize((hw[1], hw[0]), Image.NEAREST))
+
+
+def load_segmentation_split(df: pd.DataFrame, split: str, img_size: int | Sequence[int],
+                            dmia_factor: float = 1.0, limit: int | None = None,
+                            grey_tolerance: float = 0.02, progress: bool = False) -> SegData:
+    """Decode split ``split`` of a manifest with ``path`` / ``mask_path`` columns.
+
+    Errors (:class:`DataError`) name the file: an image without a mask, a mask of another size
+    than its image, a mask that is not binary (more than ``grey_tolerance`` of its pixels
+    between 10 % and 90 % of its maximum); an empty split names the split. ``limit`` keeps the
+    first rows (in manifest order).
+    """
+    from tqdm import tqdm
+
+    rows = df[df["split"] == split]
+    if rows.empty:
+        raise DataError(f"split {split!r} is empty (splits present: {sorted(set(df['split']))})")
+    if limit is not None:
+        rows = rows.iloc[:limit]
+    hw = image_hw(img_size)
+    xs, ms = [], []
+    for p, mp in tqdm(zip(rows["path"], rows["mask_path"], strict=True), total=len(rows),
+                      desc=f"loading {split}", disable=not progress):
+        x, m = _read_pair(p, mp, hw, grey_tolerance)
+        xs.append(x)
+        ms.append(m)
+    masks = np.stack(ms)[:, None]
+    bounds = np.stack([dmia_boundary(m[0], dmia_factor) for m in masks])[:, None]
+    return SegData(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(),
+                   torch.from_numpy(masks), torch.from_numpy(bounds), list(rows["path"]))
+
+
+def deepcrack_split(df: pd.DataFrame, seed: int = 0, n_val: int = 90) -> tuple[pd.DataFrame, list]:
+    """The paper's DeepCrack split: ``n_val`` of the official training images to val (seeded),
+    the rest train, test untouched. Then the data layer's duplicate check
+    (:func:`roadlite.data.validate.validate_manifest`: exact and near duplicates across splits)
+    finds the images train / val share with test -- DeepCrack's 10 shared pictures -- and the
+    train / val copies leave training (the test split keeps its 237 images). Returns the manifest
+    and the removed (train / val path, test twin) pairs."""
+    import re
+    import tempfile
+
+    from roadlite.data.validate import validate_manifest
+
+    df = df.copy().reset_index(drop=True)
+    pool = df.index[df["split"].isin(("train", "val"))].tolist()
+    rng = np.random.default_rng(seed)
+    val_idx = set(rng.choice(sorted(pool), size=min(n_val, len(pool)), replace=False).tolist())
+    df.loc[pool, "split"] = ["val" if i in val_idx else "train" for i in pool]
+    with tempfile.TemporaryDirectory() as tmp:
+        checked = validate_manifest(df, check_masks=False, on_error="skip",
+                                    report_path=Path(tmp) / "report.csv")
+        report = pd.read_csv(checked.attrs["report_path"], dtype=str, keep_default_na=False)
+    split_of = dict(zip(df["path"], df["split"], strict=True))
+    removed = []
+    pattern = re.compile(r"(?:near-duplicate of|same image as|same file name as) (.+?) \(split")
+    for file, text in zip(report["file"], report["problem"], strict=True):
+        hit = pattern.search(text)
+        if hit is None:
+            continue
+        a, b = hit.group(1), file
+        pair = (a, b) if split_of.get(b) == "test" else (b, a) if split_of.get(a) == "test" else None
+        if pair is not None and split_of.get(pair[0]) in ("train", "val"):
+            removed.append(pair)
+    drop = {a for a, _ in removed}
+    return df[~df["path"].isin(drop)].reset_index(drop=True), sorted(removed)
+
+
+# ----------------------------------------------------------------------------- training
+
+@dataclass
+class PhaseResult:
+    history: list[dict]
+    best_epoch: int
+    best_val_f1: float
+    train_seconds: float
+    resumed_from_epoch: int = 0
+
+
+def _crop_batch(gen: torch.Generator, crop: int, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    h, w = tensors[0].shape[-2:]
+    ch, cw = min(crop, h), min(crop, w)
+    top = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+    left = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+    out = [t[..., top:top + ch, left:left + cw] for t in tensors]
+    if bool(torch.rand(1, generator=gen) < 0.5):
+        out = [t.flip(-1) for t in out]
+    if bool(torch.rand(1, generator=gen) < 0.5):
+        out = [t.flip(-2) for t in out]
+    return out
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, data: SegData, boundary: bool = False,
+                  batch_size: int = 16) -> np.ndarray:
+    """Crack probabilities float32 [N, 1, H, W] of ``model`` in eval mode."""
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    idx = torch.arange(len(data))
+    for xb, ib in iterate_batches(data.x, idx, batch_size, shuffle=False):
+        args = (xb.to(dev), data.boundary[ib].float().to(dev)) if boundary else (xb.to(dev),)
+        out.append(torch.sigmoid(model(*args)).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def _fingerprint(cfg: TrainConfig, name: str, model: nn.Module, data: SegData) -> str:
+    n_params = sum(p.numel() for p in model.parameters())
+    sig = f"{tuple(data.x.shape)}:{int(data.x[:, :, ::7, ::7].sum())}:{int(data.mask.sum())}"
+    return hashlib.sha256(f"{cfg.fingerprint()}:{name}:{n_params}:{sig}".encode()).hexdigest()[:16]
+
+
+def _save(obj: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig,
+                ckpt_dir: str | Path, phase: str, *, crop: int, val_every: int = 1,
+                teacher: nn.Module | None = None, discriminator: nn.Module | None = None,
+                weights: LossWeights | None = None, name: str = "model",
+                device: str = "cpu", log: Callable[[str], None] = print) -> PhaseResult:
+    """Train ``model`` in place for one phase; on return it holds its best validation weights.
+
+    ``cfg`` (the book's :class:`~roadlite.training.TrainConfig`): epochs, batch_size,
+    optimizer, lr, weight_decay, seed; ``cfg.scheduler`` "cosine" or "none". The discriminator
+    (phase "student" only; None = no adversarial terms) gets its own optimizer from the same
+    configuration.
+    """
+    weights = weights or LossWeights()
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if phase == "student" and teacher is None:
+        raise ValueError("phase 'student' needs the trained teacher")
+    if len(train) == 0 or len(val) == 0:
+        raise DataError("train_phase: the train or the validation split is empty")
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    dev = resolve_device(device)
+    model.to(dev)
+    fp = _fingerprint(cfg, f"{name}:{phase}:{crop}:{val_every}:{weights}", model, train)
+    opt = make_optimizer(model, cfg)
+    distiller = opt_d = None
+    if phase == "student":
+        teacher.to(dev).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        distiller = Distiller(getattr(model, "width", 0), getattr(teacher, "width", 0),
+                              weights, feature=weights.fd > 0, logits=weights.ld > 0).to(dev)
+        extra = [p for p in distiller.parameters() if p.requires_grad]
+        if extra:
+            opt.add_param_group({"params": extra})
+        if discriminator is not None:
+            discriminator.to(dev)
+            opt_d = make_optimizer(discriminator, cfg)
+    history: list[dict] = []
+    start, best_f1, best_epoch = 0, -1.0, -1
+    if last_path.exists():
+        state = torch.load(last_path, weights_only=True)
+        if state.get("fingerprint") == fp:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if opt_d is not None:
+                discriminator.load_state_dict(state["discriminator"])
+                opt_d.load_state_dict(state["optimizer_d"])
+            if distiller is not None:
+                distiller.load_state_dict(state["distiller"])
+            history, start = state["history"], state["epoch"] + 1
+            best_f1, best_epoch = state["best_val_f1"], state["best_epoch"]
+            log(f"[{name}] resuming from {last_path} after epoch {start}/{cfg.epochs}")
+        else:
+            last_path.unlink()
+            best_path.unlink(missing_ok=True)
+    torch.manual_seed(cfg.seed)
+    t_total = time.perf_counter()
+    uses_boundary = phase == "boundary"
+    idx_all = torch.arange(len(train))
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        lr = cfg.lr * (0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
+                       if cfg.scheduler == "cosine" else 1.0)
+        for o in (opt, opt_d):
+            if o is not None:
+                for g in o.param_groups:
+                    g["lr"] = lr
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        sums: dict[str, float] = {}
+        seen, t0 = 0, time.perf_counter()
+        for _, ib in iterate_batches(train.x, idx_all, cfg.batch_size, shuffle=True,
+                                     generator=gen):
+            x8, m8, b8 = _crop_batch(gen, crop, train.x[ib], train.mask[ib], train.boundary[ib])
+            x = normalize(x8).to(dev)
+            m, b = m8.float().to(dev), b8.float().to(dev)
+            parts: dict[str, torch.Tensor] = {}
+            if phase in ("image", "boundary"):
+                logits = model(x, b if uses_boundary else torch.zeros_like(b))
+                parts["seg"] = segmentation_loss(logits, m, weights)
+            elif phase == "plain":
+                parts["seg"] = segmentation_loss(model(x), m, weights)
+            else:
+                with torch.no_grad():
+                    t_logits, t_feat = teacher(x, b, return_features=True)
+                logits, feat = model(x, return_features=True)
+                parts.update(distiller(logits, feat, t_logits, t_feat, m))
+                if discriminator is not None:
+                    fake = torch.sigmoid(logits)
+                    loss_d = discriminator_loss(discriminator(x, m), discriminator(x, fake.detach()),
+                                                weights)
+                    opt_d.zero_grad(set_to_none=True)
+                    loss_d.backward()
+                    opt_d.step()
+                    sums["d"] = sums.get("d", 0.0) + loss_d.item() * len(ib)
+                    parts["g"] = weights.adv * generator_loss(discriminator(x, fake), weights)
+            loss = sum(parts.values())
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"[{name}] loss became {loss.item()} at epoch "
+                                         f"{epoch + 1}: lower the learning rate (lr={cfg.lr})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in {"loss": loss, **parts}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(ib)
+            seen += len(ib)
+        row = {"epoch": epoch + 1, "lr": lr, **{k: v / seen for k, v in sums.items()},
+               "epoch_seconds": time.perf_counter() - t0}
+        if (epoch + 1) % val_every == 0 or epoch + 1 == cfg.epochs:
+            if phase == "image":  # the teacher's first phase is validated without boundaries
+                probs = predict_probs(_ZeroBoundary(model), val)
+            else:
+                probs = predict_probs(model, val, boundary=phase == "boundary")
+            row["val_f1"] = pooled_metrics(probs, val.mask.numpy())["f1"]
+            if row["val_f1"] > best_f1:
+                best_f1, best_epoch = row["val_f1"], epoch + 1
+                _save({"model": model.state_dict(), "epoch": epoch + 1, "fingerprint": fp},
+                      best_path)
+        history.append(row)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                 "history": history, "best_val_f1": best_f1, "best_epoch": best_epoch,
+                 "fingerprint": fp}
+        if opt_d is not None:
+            state.update(discriminator=discriminator.state_dict(), optimizer_d=opt_d.state_dict())
+        if distiller is not None:
+            state["distiller"] = distiller.state_dict()
+        _save(state, last_path)
+        log(f"[{name}] epoch {epoch + 1:>3}/{cfg.epochs}  loss {row['loss']:.3f}  "
+            + (f"val_f1 {row['val_f1']:.3f}  " if "val_f1" in row else "")
+            + f"{row['epoch_seconds']:.1f} s")
+    if best_path.exists():
+        model.load_state_dict(torch.load(best_path, weights_only=True, map_location=dev)["model"])
+    return PhaseResult(history, best_epoch, best_f1, time.perf_counter() - t_total, start)
+
+
+class _ZeroBoundary(nn.Module):
+    """A teacher seen as an image-only network (its boundary stem gets zeros)."""
+
+    def __init__(self, teacher: nn.Module):
+        super().__init__()
+        self.teacher = teacher
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.teacher(x, torch.zeros_like(x[:, :1]))
+
+
+def evaluate(model: nn.Module, data: SegData, boundary: bool = False,
+             threshold: float = 0.5) -> tuple[dict, np.ndarray]:
+    """Pooled metrics (percent) of ``model`` on ``data`` and its probabilities."""
+    probs = predict_probs(model, data, boundary=boundary)
+    m = pooled_metrics(probs, data.mask.numpy(), threshold)
+    pct = {k: 100 * v if k in ("precision", "recall", "f1", "iou", "iou_background", "aiou",
+                               "accuracy") else v for k, v in m.items()}
+    return pct, probs
+
+
+def upsample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images resized (bilinear) to ``size`` x ``size`` (for the 320 px export check)."""
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def segmentation_manifest(data_root: str | None, upstream_manifest: str | Path, seed: int = 0,
+                          n_val: int = 90, include_intact: bool = True
+                          ) -> tuple[pd.DataFrame, list, str]:
+    """The chapter's manifest, the (image, test twin) pairs kept out of training and the source.
+
+    ``data_root`` None: chapter 01's manifest (its crack classes and, if asked, intact images).
+    A folder (DeepCrack's ``{train,test}_img`` + ``_lab`` or CFD's ``image/`` + ``masks_png/``,
+    scanned by :func:`roadlite.data.real.scan_dataset`): the paper's split for DeepCrack
+    (:func:`deepcrack_split`: ``n_val`` of the training images to validation); other layouts
+    keep their scanner's seeded split.
+    """
+    from roadlite.data.locate import resolve_data_root
+    from roadlite.data.manifest import read_manifest
+    from roadlite.data.real import detect_layout, scan_dataset
+
+    if data_root is None:
+        df = crack_rows(read_manifest(upstream_manifest), include_intact)
+        if df.empty or "mask_path" not in df or not (df["mask_path"] != "").any():
+            raise DataError(f"{upstream_manifest}: no crack images with masks")
+        return df, [], "chapter 01 (generated)"
+    root = resolve_data_root(data_root)
+    df = scan_dataset(root, seed=seed)
+    if df.empty:
+        raise DataError(f"data_root {root}: no images found")
+    if "mask_path" not in df or (df["mask_path"] == "").all():
+        raise DataError(f"data_root {root}: a {detect_layout(root)} set has no masks; the "
+                        "chapter needs image / mask pairs (DeepCrack or CFD layout)")
+    if detect_layout(root) != "deepcrack":
+        return df, [], str(root.name)  # e.g. CFD: the scanner's seeded split
+    df, removed = deepcrack_split(df, seed=seed, n_val=n_val)
+    return df, removed, str(root.name)
+
+
+def phase_config(params, epochs: int, lr: float) -> TrainConfig:
+    """The book's TrainConfig for one phase from the chapter's validated parameters."""
+    return TrainConfig(epochs=epochs, lr=lr, batch_size=params["batch_size"],
+                       optimizer=params["optimizer"], weight_decay=params["weight_decay"],
+                       scheduler=params["scheduler"], seed=params["seed"], augment=True,
+                       channels_last=False)

@@ -292,20 +292,30 @@ def test_crack_rows_keep_crack_classes():
 
 
 def test_deepcrack_split_moves_shared_images_out(tmp_path):
+    import shutil
+
     import pandas as pd
 
+    rng = np.random.default_rng(0)
     rows = []
+
+    def add(name, split):
+        rows.append({"path": str(tmp_path / name), "mask_path": "", "class": "crack",
+                     "condition": "", "split": split, "sha256": ""})
+
     for i in range(6):
-        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / f"tr{i}.png")
-        rows.append({"path": str(tmp_path / f"tr{i}.png"), "split": "train", "class": "crack"})
-    Image.new("RGB", (8, 8), (40, 0, 0)).save(tmp_path / "te0.png")  # = tr2's pixels
-    Image.new("RGB", (8, 8), (0, 9, 0)).save(tmp_path / "te1.png")
-    rows += [{"path": str(tmp_path / f"te{i}.png"), "split": "test", "class": "crack"}
-             for i in range(2)]
+        noise = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+        Image.fromarray(noise).save(tmp_path / f"tr{i}.png")
+        add(f"tr{i}.png", "train")
+    shutil.copy(tmp_path / "tr2.png", tmp_path / "te0.png")  # a picture shared with test
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(tmp_path / "te1.png")
+    add("te0.png", "test")
+    add("te1.png", "test")
     df, removed = train.deepcrack_split(pd.DataFrame(rows), seed=0, n_val=2)
     assert removed == [(str(tmp_path / "tr2.png"), str(tmp_path / "te0.png"))]
-    assert (df["split"] == "test").sum() == 2 and (df["split"] == "val").sum() + (
-        df["split"] == "train").sum() == 5
+    assert (df["split"] == "test").sum() == 2
+    assert (df["split"] == "val").sum() + (df["split"] == "train").sum() == 5
+    assert str(tmp_path / "tr2.png") not in set(df["path"])
 
 
 # ---------------------------------------------------------------- training phases
@@ -380,3 +390,23 @@ def test_lr_cracknet_section_reads_metrics_only():
         "paper_params_student_w30": 3_845_080, "source": "chapter 01 (generated)"}}}
     text = "\n".join(lr_cracknet_section(found))
     assert "71.25" in text and "84.10" in text and "0.912" in text and "3,845,080" in text
+
+
+@pytest.mark.realdata
+def test_deepcrack_real_split_keeps_test_images_out_of_training():
+    """DeepCrack (../shared/data): 300 training and 237 test images; the 10 training images that
+    are also test images (and any near-duplicate) leave training, the test split stays whole."""
+    from roadlite.data.real import scan_dataset
+    from roadlite.paths import shared_data_dir
+
+    root = shared_data_dir() / "deepcrack"
+    if not root.is_dir():
+        pytest.skip("../shared/data/deepcrack is absent (a user's clone)")
+    df, removed = train.deepcrack_split(scan_dataset(root, seed=0), seed=0, n_val=90)
+    counts = df["split"].value_counts().to_dict()
+    assert counts["test"] == 237
+    assert 10 <= len(removed) <= 12
+    assert counts["train"] + counts["val"] == 300 - len(removed) and 80 <= counts["val"] <= 90
+    test_paths = set(df[df["split"] == "test"]["path"])
+    assert not any(a in set(df[df["split"] != "test"]["path"]) for a, _ in removed)
+    assert all(b in test_paths for _, b in removed)

@@ -148,6 +148,8 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
               "of the authors' code. The paper gives no size for Models 1 and 3.",
               ""]
     parts += _headlines(found)
+    parts += ["", *polat_section(found)]
+    parts += ["", *lr_cracknet_section(found)]
     parts += ["", "## Where each number came from", ""]
     prov = []
     for chapter in SLUGS:

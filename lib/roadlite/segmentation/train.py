@@ -93,21 +93,23 @@ def _read_pair(path: str, mask_path: str, hw: tuple[int, int], grey_tolerance: f
 
 def load_segmentation_split(df: pd.DataFrame, split: str, img_size: int | Sequence[int],
                             dmia_factor: float = 1.0, limit: int | None = None,
-                            grey_tolerance: float = 0.02, progress: bool = False) -> SegData:
+                            grey_tolerance: float = 0.02, progress: bool = False,
+                            seed: int = 0) -> SegData:
     """Decode split ``split`` of a manifest with ``path`` / ``mask_path`` columns.
 
     Errors (:class:`DataError`) name the file: an image without a mask, a mask of another size
     than its image, a mask that is not binary (more than ``grey_tolerance`` of its pixels
-    between 10 % and 90 % of its maximum); an empty split names the split. ``limit`` keeps the
-    first rows (in manifest order).
+    between 10 % and 90 % of its maximum); an empty split names the split. ``limit`` keeps a
+    random subset of that many rows (drawn from ``seed``, kept in manifest order), so that a
+    manifest sorted by class still gives every class.
     """
     from tqdm import tqdm
 
     rows = df[df["split"] == split]
     if rows.empty:
         raise DataError(f"split {split!r} is empty (splits present: {sorted(set(df['split']))})")
-    if limit is not None:
-        rows = rows.iloc[:limit]
+    if limit is not None and limit < len(rows):
+        rows = rows.sample(n=limit, random_state=seed).sort_index()
     hw = image_hw(img_size)
     xs, ms = [], []
     for p, mp in tqdm(zip(rows["path"], rows["mask_path"], strict=True), total=len(rows),

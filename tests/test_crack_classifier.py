@@ -88,7 +88,7 @@ def test_frozen_backbone_keeps_weights_and_batch_norm_statistics(tmp_path):
     before = {k: v.clone() for k, v in m.state_dict().items()}
     x, y = images(16), torch.arange(16) % 2
     cfg = TrainConfig(epochs=1, batch_size=8, optimizer="adam", lr=1e-2, channels_last=False)
-    fit(m, (x, y), (x, y), cfg, tmp_path, criterion=dice_loss, progress=False, log=lambda s: 0)
+    fit(m, (x, y), (x, y), cfg, tmp_path, criterion=dice_loss, log=lambda s: 0)
     after = m.state_dict()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed and all(k.startswith("head.") for k in changed)  # BN running stats too
@@ -348,7 +348,7 @@ def test_new_options_are_off_by_default_and_keep_old_fingerprints():
     cfg = TrainConfig()
     assert cfg.monitor == "val_accuracy" and cfg.early_stopping_patience == 0
     old = {k: v for k, v in asdict(cfg).items()
-           if k not in ("monitor", "early_stopping_patience")}
+           if k not in ("monitor", "early_stopping_patience", "device", "progress")}
     blob = json.dumps(old, sort_keys=True, default=str).encode()
     assert cfg.fingerprint() == hashlib.sha256(blob).hexdigest()[:16]
     assert TrainConfig(early_stopping_patience=3).fingerprint() != cfg.fingerprint()
@@ -374,11 +374,11 @@ def test_fit_stops_early_resumes_stopped_and_applies_the_transform(tmp_path):
     cfg = TrainConfig(epochs=20, batch_size=8, lr=1e-3, channels_last=False,
                       early_stopping_patience=2, monitor="val_loss", scheduler="plateau")
     logs = []
-    res = fit(tiny(), (x, y), (x, y), cfg, tmp_path, transform=transform, progress=False,
+    res = fit(tiny(), (x, y), (x, y), cfg, tmp_path, transform=transform,
               log=logs.append, val_criterion=lambda lg, t: torch.tensor(1.0))
     assert res.stopped_early and len(res.history) == 3 and sum(seen) == 3 * 16
     assert any("early stopping" in s for s in logs)
-    again = fit(tiny(), (x, y), (x, y), cfg, tmp_path, transform=transform, progress=False,
+    again = fit(tiny(), (x, y), (x, y), cfg, tmp_path, transform=transform,
                 log=lambda s: 0, val_criterion=lambda lg, t: torch.tensor(1.0))
     assert again.stopped_early and len(again.history) == 3 and sum(seen) == 3 * 16
 

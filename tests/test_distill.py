@@ -215,7 +215,7 @@ def test_criterion_trains_with_fit(tmp_path):
     teacher, student = net(1), net(2)
     crit = make_kd_criterion(teacher, student, T=4.0, alpha=0.5, lam=1e-5)
     cfg = TrainConfig(epochs=2, batch_size=8, lr=0.05, channels_last=True, extra=crit.config)
-    result = fit(student, (x, y), (x, y), cfg, tmp_path, criterion=crit, progress=False,
+    result = fit(student, (x, y), (x, y), cfg, tmp_path, criterion=crit,
                  log=lambda s: None)
     assert len(result.history) == 2
     assert len(crit.history) == 2 * 4  # one record per training batch
@@ -295,8 +295,7 @@ def test_train_kd_students_matches_the_loop_it_replaces(tmp_path):
     cfg = TrainConfig(epochs=1, batch_size=4, lr=0.01)
     lambdas = {"kd": 1e-3, "kd_no_l1": 0.0}
     students, results, criteria = train_kd_students(
-        teacher, lambdas, _tiny_net, data, data, cfg, tmp_path / "a", T=2.0, alpha=0.3, seed=7,
-        progress=False)
+        teacher, lambdas, _tiny_net, data, data, cfg, tmp_path / "a", T=2.0, alpha=0.3, seed=7)
     assert list(students) == list(results) == list(criteria) == ["kd", "kd_no_l1"]
     assert cfg.extra == {}  # the caller's configuration is left alone
     for key, lam in lambdas.items():
@@ -310,7 +309,7 @@ def test_train_kd_students_matches_the_loop_it_replaces(tmp_path):
     by_hand = _tiny_net()
     crit = make_kd_criterion(teacher, by_hand, T=2.0, alpha=0.3, lam=1e-3)
     res = fit(by_hand, data, data, TrainConfig(epochs=1, batch_size=4, lr=0.01, extra=crit.config),
-              tmp_path / "b", criterion=crit, progress=False)
+              tmp_path / "b", criterion=crit)
     assert res.history[0]["loss"] == results["kd"].history[0]["loss"]
     for p, q in zip(by_hand.parameters(), students["kd"].parameters(), strict=True):
         assert torch.equal(p, q)

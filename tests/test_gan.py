@@ -455,7 +455,7 @@ def test_train_arms_same_seed_same_recipe_one_model_per_arm(tmp_path):
         return model
 
     cfg = TrainConfig(epochs=1, batch_size=4, lr=0.01)
-    models, fits = train_arms(arms, build, data, cfg, tmp_path / "ckpt", seed=5, progress=False)
+    models, fits = train_arms(arms, build, data, cfg, tmp_path / "ckpt", seed=5)
     assert list(models) == list(fits) == ["a", "b"]
     assert all(isinstance(f, FitResult) and len(f.history) == 1 for f in fits.values())
     assert seeds == [5, 5]

@@ -379,7 +379,7 @@ def test_iterative_pruning_with_kd_finetune_through_fit(tmp_path):
         crit = make_kd_criterion(teacher, model, T=4.0, alpha=0.5, lam=0.0)
         cfg = TrainConfig(epochs=1, batch_size=8, lr=0.01, channels_last=True)
         res = fit(model, (x, y), (x, y), cfg, tmp_path / f"step{step}", criterion=crit,
-                  progress=False, log=lambda s: None)
+                  log=lambda s: None)
         histories.append(res.history)
 
     prune_channels(student, 32, ratio=0.3, steps=2, finetune=finetune)
@@ -405,7 +405,7 @@ def test_prune_and_finetune_steps_seeds_criterion_and_checkpoints(tmp_path):
 
     cfg = TrainConfig(epochs=1, batch_size=8, lr=0.01)
     results = prune_and_finetune(student, 32, 0.3, 2, (x, y), (x, y), cfg, tmp_path,
-                                 criterion=criterion, seed=10, progress=False, log=lines.append)
+                                 criterion=criterion, seed=10, log=lines.append)
     assert seen == [11, 12]
     assert len(results) == 2 and all(isinstance(r, FitResult) for r in results)
     assert all(len(r.history) == 1 for r in results)

@@ -44,8 +44,8 @@ def test_normalize_and_batches():
 def test_fit_learns_and_is_deterministic(tmp_path):
     data = tiny_data()
     m1, m2 = tiny_model(), tiny_model()
-    r1 = fit(m1, data, data, TrainConfig(**CFG), tmp_path / "a", progress=False, log=lambda s: 0)
-    r2 = fit(m2, data, data, TrainConfig(**CFG), tmp_path / "b", progress=False, log=lambda s: 0)
+    r1 = fit(m1, data, data, TrainConfig(**CFG), tmp_path / "a", log=lambda s: 0)
+    r2 = fit(m2, data, data, TrainConfig(**CFG), tmp_path / "b", log=lambda s: 0)
     assert r1.best_val_accuracy > 0.8
     for p1, p2 in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
         assert torch.equal(p1, p2)
@@ -56,7 +56,7 @@ def test_fit_learns_and_is_deterministic(tmp_path):
 def test_resume_after_interruption_gives_the_same_result(tmp_path):
     data = tiny_data()
     ref = tiny_model()
-    fit(ref, data, data, TrainConfig(**CFG), tmp_path / "ref", progress=False, log=lambda s: 0)
+    fit(ref, data, data, TrainConfig(**CFG), tmp_path / "ref", log=lambda s: 0)
 
     calls = {"n": 0}
 
@@ -69,27 +69,27 @@ def test_resume_after_interruption_gives_the_same_result(tmp_path):
     m = tiny_model()
     with pytest.raises(KeyboardInterrupt):
         fit(m, data, data, TrainConfig(**CFG), tmp_path / "run", criterion=crashing,
-            progress=False, log=lambda s: 0)
+            log=lambda s: 0)
     logs = []
     m = tiny_model(seed=123)  # different init: the checkpoint must overwrite it
-    res = fit(m, data, data, TrainConfig(**CFG), tmp_path / "run", progress=False,
+    res = fit(m, data, data, TrainConfig(**CFG), tmp_path / "run",
               log=logs.append)
     assert res.resumed_from_epoch == 1
     assert any("resuming" in s for s in logs)
     for a, b in zip(ref.state_dict().values(), m.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # A finished run resumes to the end at once and trains nothing more.
-    res2 = fit(tiny_model(), data, data, TrainConfig(**CFG), tmp_path / "run", progress=False,
+    res2 = fit(tiny_model(), data, data, TrainConfig(**CFG), tmp_path / "run",
                log=lambda s: 0)
     assert res2.resumed_from_epoch == 3 and len(res2.history) == 3
 
 
 def test_changed_configuration_starts_afresh(tmp_path):
     data = tiny_data()
-    fit(tiny_model(), data, data, TrainConfig(**CFG), tmp_path, progress=False, log=lambda s: 0)
+    fit(tiny_model(), data, data, TrainConfig(**CFG), tmp_path, log=lambda s: 0)
     logs = []
     res = fit(tiny_model(), data, data, TrainConfig(**{**CFG, "lr": 0.01}), tmp_path,
-              progress=False, log=logs.append)
+              log=logs.append)
     assert res.resumed_from_epoch == 0 and any("another configuration" in s for s in logs)
 
 
@@ -97,7 +97,7 @@ def test_nan_loss_stops_with_a_message(tmp_path):
     data = tiny_data()
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         fit(tiny_model(), data, data, TrainConfig(**{**CFG, "lr": 1e6, "augment": False}),
-            tmp_path, progress=False, log=lambda s: 0,
+            tmp_path, log=lambda s: 0,
             criterion=lambda lg, y, x: lg.sum() * float("nan"))
 
 
@@ -105,7 +105,7 @@ def test_nan_loss_stops_with_a_message(tmp_path):
 def test_optimizers(tmp_path, opt):
     data = tiny_data()
     cfg = TrainConfig(**{**CFG, "epochs": 1, "optimizer": opt, "lr": 0.01})
-    fit(tiny_model(), data, data, cfg, tmp_path, progress=False, log=lambda s: 0)
+    fit(tiny_model(), data, data, cfg, tmp_path, log=lambda s: 0)
 
 
 def test_schedules():
@@ -121,3 +121,24 @@ def test_schedules():
 def test_predict_logits_shape():
     x, _ = tiny_data(10)
     assert predict_logits(tiny_model(), x, batch_size=4).shape == (10, 2)
+
+
+def test_device_and_progress_are_configuration_but_not_fingerprint(tmp_path, capsys):
+    """Chapter parameters ``device`` and ``progress`` reach fit through TrainConfig; neither
+    changes the fingerprint, so a run resumes whether or not a bar was shown."""
+    params = {**CFG, "device": "cpu", "progress": False, "img_size": 32}
+    cfg = TrainConfig.from_params(params)
+    assert (cfg.device, cfg.progress) == ("cpu", False)
+    assert cfg.fingerprint() == TrainConfig(**CFG).fingerprint()
+    assert cfg.fingerprint() != TrainConfig(**{**CFG, "lr": 0.01}).fingerprint()
+    data = tiny_data()
+    fit(tiny_model(), data, data, TrainConfig(**{**CFG, "epochs": 1, "progress": True}),
+        tmp_path / "bar", log=lambda s: 0)
+    assert "batch" in capsys.readouterr().err  # the bar (unit: batch)
+    fit(tiny_model(), data, data, TrainConfig(**{**CFG, "epochs": 1, "progress": False}),
+        tmp_path / "quiet", log=lambda s: 0)
+    assert capsys.readouterr().err == ""
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device='cuda'"):
+            fit(tiny_model(), data, data, TrainConfig(**{**CFG, "device": "cuda"}),
+                tmp_path / "gpu", log=lambda s: 0)

@@ -229,8 +229,6 @@ def train_kd_students(
     T: float = 4.0,
     alpha: float = 0.5,
     seed: int = 0,
-    progress: bool = True,
-    device: str = "cpu",
 ) -> tuple[dict[str, nn.Module], dict[str, FitResult], dict[str, KDCriterion]]:
     """Distil ``teacher`` into one student per L1 weight (Chapter 05_distillation).
 
@@ -249,7 +247,7 @@ def train_kd_students(
         crit = make_kd_criterion(teacher, student, T=T, alpha=alpha, lam=lam)
         student_cfg = dataclasses.replace(cfg, extra={**cfg.extra, **crit.config})
         results[key] = fit(student, train, val, student_cfg, Path(ckpt_root) / key,
-                           criterion=crit, progress=progress, name=key, device=device)
+                           criterion=crit, name=key)
         students[key], criteria[key] = student, crit
     return students, results, criteria
 

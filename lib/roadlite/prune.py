@@ -398,8 +398,6 @@ def prune_and_finetune(
     *,
     criterion: Callable[[nn.Module], Any] | None = None,
     seed: int = 0,
-    progress: bool = True,
-    device: str = "cpu",
     log: Callable[[str], None] = print,
 ) -> list[FitResult]:
     """Prune ``model`` in place and fine-tune it after every step (Chapter 06_pruning).
@@ -417,7 +415,7 @@ def prune_and_finetune(
         torch.manual_seed(seed + step)
         crit = criterion(m) if criterion is not None else None
         res = fit(m, train, val, cfg, Path(ckpt_root) / f"step{step}", criterion=crit,
-                  progress=progress, name=f"prune step {step}", device=device)
+                  name=f"prune step {step}")
         results.append(res)
         log(f"step {step}: {count_params(m):,} parameters, "
             f"best validation accuracy {res.best_val_accuracy:.3f}")

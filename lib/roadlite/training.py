@@ -59,6 +59,9 @@ class TrainConfig:
     # Chapter 10_crack_classifier (Keras' callbacks); the defaults leave training as before.
     monitor: str = "val_accuracy"  # what plateau and early stopping watch: val_accuracy | val_loss
     early_stopping_patience: int = 0  # stop after this many epochs without improvement; 0 = off
+    # Where and how it runs; neither decides the result, so neither is in the fingerprint.
+    device: str = "cpu"  # cpu | cuda | auto
+    progress: bool = True  # a tqdm bar per epoch
 
     @classmethod
     def from_params(cls, params: dict, **changes) -> TrainConfig:
@@ -73,6 +76,8 @@ class TrainConfig:
         # Options that are off (at their default) stay out, so that checkpoints written before
         # they existed still resume.
         d = asdict(self)
+        for name in _NOT_IN_FINGERPRINT:
+            d.pop(name)
         for name, off in _OFF_BY_DEFAULT.items():
             if d.get(name) == off:
                 d.pop(name)
@@ -80,6 +85,7 @@ class TrainConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+_NOT_IN_FINGERPRINT = ("device", "progress")
 _OFF_BY_DEFAULT = {"monitor": "val_accuracy", "early_stopping_patience": 0}
 _MONITORS = ("val_accuracy", "val_loss")
 
@@ -258,8 +264,8 @@ def _save(obj: dict, path: Path) -> None:
 
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         val: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, ckpt_dir: str | Path,
-        criterion: Criterion | None = None, progress: bool = True, name: str = "model",
-        device: str = "cpu", log: Callable[[str], None] = print,
+        criterion: Criterion | None = None, name: str = "model",
+        log: Callable[[str], None] = print,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         val_criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
         ) -> FitResult:
@@ -267,8 +273,9 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
 
     On return the model holds the weights of the best validation epoch. Checkpoints go to
     ``ckpt_dir`` (``last.pt`` every epoch, ``best.pt`` on improvement), so an interrupted run
-    resumes where it stopped. ``device`` is 'cpu', 'cuda' or 'auto'. Returns the per-epoch history (loss, accuracy, val accuracy,
-    learning rate, training images/s).
+    resumes where it stopped. ``cfg.device`` ('cpu', 'cuda' or 'auto') says where it trains and
+    ``cfg.progress`` whether a bar shows. Returns the per-epoch history (loss, accuracy, val
+    accuracy, learning rate, training images/s).
 
     Chapter 10_crack_classifier's options (off by default): ``cfg.early_stopping_patience``
     ends training once that many epochs brought no improvement of ``cfg.monitor``;
@@ -290,7 +297,7 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     fp = hashlib.sha256(f"{cfg.fingerprint()}:{name}:{n_params}:{data_sig}".encode()
                         ).hexdigest()[:16]
     torch.use_deterministic_algorithms(True, warn_only=True)
-    dev = resolve_device(device)
+    dev = resolve_device(cfg.device)
     model = model.to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -323,7 +330,7 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
 
     t_total = time.perf_counter()
     bar = tqdm(total=cfg.epochs * steps, initial=start_epoch * steps, desc=name, unit="batch",
-               disable=not progress, file=sys.stderr, mininterval=2.0, leave=False)
+               disable=not cfg.progress, file=sys.stderr, mininterval=2.0, leave=False)
     for epoch in range(start_epoch, cfg.epochs):
         if stopper.stopped:
             break

@@ -75,9 +75,9 @@ def loop_images_per_s(model_name: str, size: int, batch: int, steps: int,
     y = torch.randint(0, 4, (n,))
     val = (x[:batch], y[:batch])
     cfg = TrainConfig(epochs=2, batch_size=batch, lr=0.01, augment=True,
-                      channels_last=channels_last)
+                      channels_last=channels_last, progress=False)
     with tempfile.TemporaryDirectory() as d:
-        res = fit(build_model(model_name, num_classes=4), (x, y), val, cfg, d, progress=False,
+        res = fit(build_model(model_name, num_classes=4), (x, y), val, cfg, d,
                   log=lambda s: None)
     return res.history[1]["train_images_per_s"]
 

@@ -106,8 +106,8 @@ def with_and_without_arms(real_train: tuple[torch.Tensor, torch.Tensor], augment
 
 def train_arms(arms: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                build: Callable[[], torch.nn.Module], val: tuple[torch.Tensor, torch.Tensor],
-               cfg: TrainConfig, ckpt_root: str | Path, *, seed: int = 0, progress: bool = True,
-               device: str = "cpu") -> tuple[dict[str, torch.nn.Module], dict[str, FitResult]]:
+               cfg: TrainConfig, ckpt_root: str | Path, *, seed: int = 0
+               ) -> tuple[dict[str, torch.nn.Module], dict[str, FitResult]]:
     """Train the same classifier on each training set of ``arms`` (Chapter 02_gan).
 
     For each arm, a model ``build()`` from the same seed ``seed`` is trained with
@@ -119,7 +119,6 @@ def train_arms(arms: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
     for name, train_set in arms.items():
         torch.manual_seed(seed)
         model = build()
-        fits[name] = fit(model, train_set, val, cfg, Path(ckpt_root) / name, progress=progress,
-                         name=name, device=device)
+        fits[name] = fit(model, train_set, val, cfg, Path(ckpt_root) / name, name=name)
         models[name] = model
     return models, fits

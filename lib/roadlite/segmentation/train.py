@@ -212,7 +212,7 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
                 ckpt_dir: str | Path, phase: str, *, crop: int, val_every: int = 1,
                 teacher: nn.Module | None = None, discriminator: nn.Module | None = None,
                 weights: LossWeights | None = None, name: str = "model",
-                device: str = "cpu", log: Callable[[str], None] = print) -> PhaseResult:
+                log: Callable[[str], None] = print) -> PhaseResult:
     """Train ``model`` in place for one phase; on return it holds its best validation weights.
 
     ``cfg`` (the book's :class:`~roadlite.training.TrainConfig`): epochs, batch_size,
@@ -230,7 +230,7 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    dev = resolve_device(device)
+    dev = resolve_device(cfg.device)
     model.to(dev)
     fp = _fingerprint(cfg, f"{name}:{phase}:{crop}:{val_every}:{weights}", model, train)
     opt = make_optimizer(model, cfg)
@@ -408,4 +408,5 @@ def phase_config(params, epochs: int, lr: float) -> TrainConfig:
     return TrainConfig(epochs=epochs, lr=lr, batch_size=params["batch_size"],
                        optimizer=params["optimizer"], weight_decay=params["weight_decay"],
                        scheduler=params["scheduler"], seed=params["seed"], augment=True,
-                       channels_last=False)
+                       channels_last=False, device=params["device"],
+                       progress=params["progress"])

@@ -23,7 +23,7 @@ def good(chapter="03_eca", tmp_path=None, **changes):
     return p
 
 
-@pytest.mark.parametrize("profile", ["smoke", "default", "paper", "demo"])
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper", "demo", "classroom"])
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_profile_resolves(profile, chapter):
     if profile == "demo" and not shared_data_dir().is_dir():

@@ -56,7 +56,7 @@ endif
 RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts "$$ROADLITE_ARTIFACTS" \
 	$(if $(OVERRIDE_NAMES),--from-env $(OVERRIDE_NAMES)) $(2)
 
-.PHONY: setup book chapters test lint unit smoke nb bench clean data lab $(CHAPTERS)
+.PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises $(CHAPTERS)
 
 # ---- environment -------------------------------------------------------------------------
 setup: $(STAMP)
@@ -109,6 +109,12 @@ bench: | $(STAMP)
 
 clean:
 	rm -rf $(BUILD) book/_chapters
+
+# ---- classroom edition -------------------------------------------------------------------
+# make exercises: the student edition exercises/NN_slug.ipynb, derived from the chapter notebooks
+# (solution regions replaced by stubs; tests/test_student_edition.py fails when it is stale).
+exercises: | $(STAMP)
+	$(PY) -m roadlite.student_edition write
 
 # ---- real data, JupyterLab ----------------------------------------------------------------
 # make data: every data set with known checksums (the MobiLiteNet demo set, DeepCrack, CFD)

@@ -32,8 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from roadlite.book import CHAPTERS
-from roadlite.params import resolve_params
+from roadlite.params import CHAPTERS, resolve_params
 from roadlite.paths import repo_root
 
 __all__ = ["BEGIN", "END", "STUB", "check_edition", "exercise_chapters", "has_solution",

@@ -56,7 +56,7 @@ endif
 RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts "$$ROADLITE_ARTIFACTS" \
 	$(if $(OVERRIDE_NAMES),--from-env $(OVERRIDE_NAMES)) $(2)
 
-.PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises $(CHAPTERS)
+.PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises times $(CHAPTERS)
 
 # ---- environment -------------------------------------------------------------------------
 setup: $(STAMP)
@@ -115,6 +115,11 @@ clean:
 # (solution regions replaced by stubs; tests/test_student_edition.py fails when it is stale).
 exercises: | $(STAMP)
 	$(PY) -m roadlite.student_edition write
+
+# make times: the teacher's guide's table of time per chapter (smoke, classroom, default), read
+# from $(ARTIFACTS)/<profile>/<chapter>/run.json into book/chapter_times.md.
+times: | $(STAMP)
+	$(PY) -m roadlite.timings --artifacts "$$ROADLITE_ARTIFACTS" --output book/chapter_times.md
 
 # ---- real data, JupyterLab ----------------------------------------------------------------
 # make data: every data set with known checksums (the MobiLiteNet demo set, DeepCrack, CFD)

@@ -198,15 +198,18 @@ def test_block_cost_checker_accepts_the_reference():
     assert check_inverted_residual_cost(inverted_residual_cost_reference, verbose=False) == 7
 
 
-def _student_cost(dw_groups=True, bn=True, flops=False, expand_t1=False, floor=False):
+def _student_cost(dw_groups=True, bn=True, flops=False, expand_t1=False, floor=False,
+                  no_stride=False, expand_at_out=False):
     def cost(inp, oup, stride, t, h, w):
         hid = round(inp * t)
         ho, wo = (h // stride, w // stride) if floor else ((h - 1) // stride + 1,
                                                           (w - 1) // stride + 1)
+        if no_stride:
+            ho, wo = h, w
         p = m = 0
         if t != 1 or expand_t1:
             p += inp * hid + (2 * hid if bn else 0)
-            m += h * w * inp * hid
+            m += (ho * wo if expand_at_out else h * w) * inp * hid
         p += hid * 9 * (hid if not dw_groups else 1) + (2 * hid if bn else 0)
         m += ho * wo * hid * 9 * (hid if not dw_groups else 1)
         p += hid * oup + (2 * oup if bn else 0)
@@ -221,6 +224,8 @@ def _student_cost(dw_groups=True, bn=True, flops=False, expand_t1=False, floor=F
     (_student_cost(flops=True), ["macs", "FLOPs"]),
     (_student_cost(expand_t1=True), ["t=1", "expansion layer counted for t = 1"]),
     (_student_cost(floor=True), ["15x15", "h // stride"]),
+    (_student_cost(no_stride=True), ["macs", "stride ignored"]),
+    (_student_cost(expand_at_out=True), ["macs", "expansion conv counted at the output"]),
     (lambda *a: (float(inverted_residual_cost_reference(*a)[0]), 0), ["params must be an int"]),
     (lambda *a: inverted_residual_cost_reference(*a)[1], ["expected a pair"]),
 ])
@@ -525,7 +530,8 @@ def test_mcnemar_checker_accepts_the_reference():
     assert check_mcnemar(mcnemar_reference, verbose=False) == 4
 
 
-def _student_mcnemar(correction=1, swap=False, disagree=False, denom="bc", clip=True):
+def _student_mcnemar(correction=1, swap=False, disagree=False, denom="bc", clip=True,
+                     square=True):
     def mcnemar(y, a, b):
         ok_a, ok_b = a == y, b == y
         if disagree:
@@ -537,7 +543,7 @@ def _student_mcnemar(correction=1, swap=False, disagree=False, denom="bc", clip=
         d = abs(nb - nc) - correction
         d = max(d, 0) if clip else d
         n = nb + nc if denom == "bc" else len(y)
-        return nb, nc, d * d / n
+        return nb, nc, (d * d if square else d) / n
     return mcnemar
 
 
@@ -547,6 +553,7 @@ def _student_mcnemar(correction=1, swap=False, disagree=False, denom="bc", clip=
     (_student_mcnemar(disagree=True), ["*predict* differently"]),
     (_student_mcnemar(denom="n"), ["number of images n"]),
     (_student_mcnemar(clip=False), ["b = c = 3", "not clipped"]),
+    (_student_mcnemar(square=False), ["chi2", "not squared"]),
     (_student_mcnemar(), ["b + c = 0", "ZeroDivisionError"]),   # crashes when b + c = 0
 ])
 def test_mcnemar_checker_rejects(fn, fragments):

@@ -146,3 +146,14 @@ def test_exercise_cells_come_before_the_long_experiments():
                 break
             if cell["cell_type"] == "code":
                 assert not any(s in src(cell) for s in slow), (chapter, cell["id"])
+
+
+def test_nbgrader_source_keeps_the_solutions_with_the_classroom_parameters(tmp_path):
+    [path] = se.write_nbgrader_source(tmp_path / "source" / "lab", ["06_pruning"], ROOT)
+    source, student = load(path), load(ROOT / "exercises" / "06_pruning.ipynb")
+    code = {c["id"]: src(c) for c in source["cells"] if c["cell_type"] == "code"}
+    assert code["cell-03"] == se.parameters_source("06_pruning")
+    assert se.BEGIN in code["ex-06-prune-step-solution"]
+    for cell in student["cells"]:
+        if cell["cell_type"] == "code":
+            assert src(cell) == se.strip_solutions(code[cell["id"]])

@@ -18,7 +18,8 @@ filled with the reference is the chapter notebook, which ``make smoke`` runs to 
 checker cell after each exercise then stops an unfilled notebook with the checker's message.
 
 ``python -m roadlite.student_edition write`` writes the edition; ``check`` exits 1 and names
-the files that are out of date (a unit test does the same).
+the files that are out of date (a unit test does the same); ``nbgrader-source DIR`` writes the
+chapter notebooks with solutions and the classroom parameters into an nbgrader source folder.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from roadlite.params import CHAPTERS, resolve_params
 from roadlite.paths import repo_root
 
 __all__ = ["BEGIN", "END", "STUB", "check_edition", "exercise_chapters", "has_solution",
-           "parameters_source", "strip_solutions", "student_notebook", "write_edition"]
+           "nbgrader_source", "parameters_source", "strip_solutions", "student_notebook",
+           "write_edition", "write_nbgrader_source"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -144,6 +146,34 @@ def student_notebook(nb: dict[str, Any], chapter: str, root: Path | None = None
     return out
 
 
+def nbgrader_source(nb: dict[str, Any], chapter: str, root: Path | None = None
+                    ) -> dict[str, Any]:
+    """The chapter notebook with the ``classroom`` parameters and its solutions kept: what a
+    teacher puts in nbgrader's ``source/<assignment>/`` (``nbgrader generate_assignment`` then
+    strips the solutions the way :func:`strip_solutions` does)."""
+    out = copy.deepcopy(nb)
+    for cell in out["cells"]:
+        if cell["cell_type"] == "code" and _is_parameters(cell):
+            cell["source"] = _lines(parameters_source(chapter, root=root))
+    return out
+
+
+def write_nbgrader_source(dest: Path, chapters: Sequence[str] | None = None,
+                          root: Path | None = None) -> list[Path]:
+    """Write :func:`nbgrader_source` of ``chapters`` (default: all with exercises) into
+    ``dest/<chapter>.ipynb``; returns the files written."""
+    root = Path(root) if root is not None else repo_root()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for chapter in chapters or exercise_chapters(root):
+        nb = json.loads((root / "notebooks" / f"{chapter}.ipynb").read_text())
+        path = dest / f"{chapter}.ipynb"
+        path.write_text(_dump(nbgrader_source(nb, chapter, root)))
+        written.append(path)
+    return written
+
+
 def _dump(nb: dict[str, Any]) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
@@ -188,8 +218,17 @@ def check_edition(root: Path | None = None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m roadlite.student_edition",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["write", "check"])
+    ap.add_argument("command", choices=["write", "check", "nbgrader-source"])
+    ap.add_argument("dest", nargs="?", help="nbgrader-source: the folder to write into "
+                                            "(e.g. source/lab-pruning)")
+    ap.add_argument("--chapters", nargs="*", default=None)
     args = ap.parse_args(argv)
+    if args.command == "nbgrader-source":
+        if not args.dest:
+            ap.error("nbgrader-source needs a destination folder")
+        for path in write_nbgrader_source(Path(args.dest), args.chapters):
+            print(f"wrote {path}")
+        return 0
     if args.command == "write":
         for path in write_edition():
             print(f"wrote {path.relative_to(repo_root())}")

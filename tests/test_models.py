@@ -249,8 +249,10 @@ def test_init_follows_mobilenet_v2():
 
 
 def test_registry_and_unknown_name():
+    from roadlite.models.peers import PEERS
+
     assert set(MODEL_REGISTRY) == {"mobilenet_v2", "eca_mobilenet_v2", "eca_mobilenet_v2_authors",
-                                   "refined_mobilenet_v2", "resnet18"}
+                                   "refined_mobilenet_v2", "resnet18", *PEERS}
     with pytest.raises(ValueError) as info:
         build_model("mobilenet_v3")
     for name in MODEL_REGISTRY:

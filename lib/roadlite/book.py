@@ -13,6 +13,7 @@ before the environment is installed.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -99,9 +100,26 @@ VARIANTS: tuple[Model, ...] = (
           "Model 5, dynamic-range INT8 (the authors' code's kind)", kind="tflite"),
 )
 
+# The peers: torchvision's small networks that a practitioner would pick instead of the ladder,
+# trained by chapter 03 on the baseline's data, recipe and budget (its ``peers`` parameter says
+# which), exported and quantized by chapter 07 like Model 5 (``<key>_int8``), timed by 08 and
+# compared by 09. The key is torchvision's constructor name.
+PEERS: tuple[Model, ...] = tuple(
+    Model(key, "03_eca", key, label) for key, label in (
+        ("mobilenet_v3_small", "MobileNetV3-small"),
+        ("shufflenet_v2_x0_5", "ShuffleNetV2 x0.5"),
+        ("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0"),
+        ("mobilenet_v3_large", "MobileNetV3-large"),
+        ("mnasnet0_5", "MNASNet 0.5"),
+        ("efficientnet_b0", "EfficientNet-B0"),
+        ("squeezenet1_1", "SqueezeNet 1.1")))
+PEERS_INT8: tuple[Model, ...] = tuple(
+    Model(f"{m.key}_int8", "07_quantization", m.key, f"{m.label} INT8", kind="tflite")
+    for m in PEERS)
+
 SLUGS: tuple[str, ...] = tuple(c.slug for c in CHAPTERS)
 _BY_SLUG = {c.slug: c for c in CHAPTERS}
-_MODELS = {m.key: m for m in MODELS + VARIANTS}
+_MODELS = {m.key: m for m in MODELS + VARIANTS + PEERS + PEERS_INT8}
 
 
 def chapter(slug: str) -> Chapter:
@@ -124,6 +142,22 @@ def ladder(kind: str | None = None, include_variants: bool = False) -> list[Mode
     """The ladder's models in order (optionally only those of ``kind``, and the variants)."""
     models = list(MODELS) + (list(VARIANTS) if include_variants else [])
     return [m for m in models if kind is None or m.kind == kind]
+
+
+def peers(keys: Iterable[str], int8: bool | None = None) -> list[Model]:
+    """The peers named by ``keys`` (chapter 03's ``peers`` parameter), in the book's order: the
+    float32 networks (``int8=False``), their INT8 files (``True``) or both, each float one
+    followed by its INT8 one (``None``). An unknown key is an error naming the known ones."""
+    keys = list(keys)
+    known = [m.key for m in PEERS]
+    bad = [k for k in keys if k not in known]
+    if bad:
+        raise KeyError(f"unknown peer(s) {bad}; the book has {', '.join(known)}")
+    out = []
+    for fp32, int8_model in zip(PEERS, PEERS_INT8, strict=True):
+        if fp32.key in keys:
+            out += [m for m, q in ((fp32, False), (int8_model, True)) if int8 is None or int8 == q]
+    return out
 
 
 def upstream(slug: str, params: dict | None = None) -> tuple[str, ...]:

@@ -31,9 +31,12 @@ import torch
 from torch import nn
 
 from roadlite.artifacts import atomic_path
+from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD
 from roadlite.imaging import image_hw
 
-__all__ = ["TFLiteModel", "TFLiteModelError", "compare_with_torch", "export_tflite", "max_abs_diff"]
+__all__ = ["DecomposedHardswish", "PixelInput", "TFLiteModel", "TFLiteModelError",
+           "compare_with_torch", "export_pixel_model", "export_tflite", "int8_friendly_hardswish",
+           "max_abs_diff", "pixel_batches"]
 
 QUANTIZATION_MODES = (None, "dynamic", "static")
 _PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
@@ -51,6 +54,61 @@ def _import_litert_torch():
     import litert_torch
 
     return litert_torch
+
+
+class PixelInput(nn.Module):
+    """A classifier that takes raw pixels: the normalisation folded into the model (Chapter
+    08_benchmark's faster input path).
+
+    The input is a float32 batch of 0-255 pixel values laid out [N, H, W, 3] (``layout="NHWC"``,
+    as a camera frame or a decoded image comes) or [N, 3, H, W]; the module permutes it to NCHW
+    and applies the book's normalisation, x * (1 / (255 std)) - mean / std, before ``model``. A
+    full-integer export of it has an int8 input whose scale is 1 and zero point -128 when the
+    calibration images span 0-255, so a uint8 pixel p enters as the int8 p - 128 (one XOR).
+    """
+
+    def __init__(self, model: nn.Module, layout: str = "NHWC",
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+        super().__init__()
+        if layout not in ("NHWC", "NCHW"):
+            raise ValueError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
+        self.model, self.layout = model, layout
+        m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.register_buffer("scale", 1.0 / (255.0 * s))
+        self.register_buffer("shift", -m / s)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.layout == "NHWC":
+            x = x.permute(0, 3, 1, 2)
+        return self.model(x * self.scale + self.shift)
+
+
+class DecomposedHardswish(nn.Module):
+    """hardswish(x) = x * relu6(x + 3) / 6 written out as elementwise operations (Chapter
+    08_benchmark).
+
+    Numerically the same as :class:`torch.nn.Hardswish`. In a full-integer ``.tflite`` file the
+    fused ``HARD_SWISH`` operator of MobileNetV3 runs far slower than in float32 on the book's
+    LiteRT build (chapter 08's per-operator profile); written out, it becomes int8 ``ADD``,
+    ``MUL`` and clamps, which run fast. The float32 converter fuses it back into
+    ``HARD_SWISH``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.nn.functional.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+def int8_friendly_hardswish(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every :class:`torch.nn.Hardswish` replaced by
+    :class:`DecomposedHardswish` (Chapter 08_benchmark; for the INT8 export of MobileNetV3).
+    The outputs are unchanged; ``model`` itself is left as it is."""
+    net = copy.deepcopy(model)
+    for parent in net.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Hardswish):
+                setattr(parent, name, DecomposedHardswish())
+    return net
 
 
 def _calibration_images(calibration: Iterable, shape: tuple[int, ...]) -> Iterable[torch.Tensor]:
@@ -104,6 +162,7 @@ def export_tflite(
     quantization: str | None = None,
     calibration: Iterable | None = None,
     verbose: bool = False,
+    example: torch.Tensor | None = None,
 ) -> Path:
     """Convert ``model`` to a LiteRT ``.tflite`` file with input shape (1, 3, H, W) (Chapter 07_quantization).
 
@@ -114,7 +173,10 @@ def export_tflite(
     exactly like the inputs the model will see; the book's Model 5).
     The model is converted from an eval-mode CPU copy (the caller's model is left untouched); the
     file is written atomically (temporary file in the same folder, then ``os.replace``). Returns
-    the path. ``verbose=True`` shows litert-torch's progress lines.
+    the path. ``verbose=True`` shows litert-torch's progress lines. ``example`` replaces the
+    default example input (uniform random [1, 3, H, W] in [0, 1)): the converted file takes
+    inputs of its shape and dtype (e.g. [1, H, W, 3] pixels for a :class:`PixelInput`), and the
+    calibration images must have its shape.
     """
     if quantization not in QUANTIZATION_MODES:
         raise ValueError(f"quantization must be one of {QUANTIZATION_MODES}, got {quantization!r}")
@@ -126,8 +188,11 @@ def export_tflite(
     path.parent.mkdir(parents=True, exist_ok=True)
 
     net = copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).float().eval()
-    generator = torch.Generator().manual_seed(0)
-    sample = torch.rand(1, 3, h, w, generator=generator)
+    if example is None:
+        generator = torch.Generator().manual_seed(0)
+        sample = torch.rand(1, 3, h, w, generator=generator)
+    else:
+        sample = example.detach().to("cpu").contiguous()
     previous = os.environ.get(_PROGRESS_ENV)
     os.environ[_PROGRESS_ENV] = "y" if verbose else "n"
     try:
@@ -144,6 +209,51 @@ def export_tflite(
         else:
             os.environ[_PROGRESS_ENV] = previous
     return path
+
+
+def pixel_batches(images: torch.Tensor, img_size: int | Sequence[int], batch_size: int = 16,
+                  full_range: bool = False) -> list[torch.Tensor]:
+    """uint8 images [N, 3, h, w] -> float32 pixel batches [B, H, W, 3] of 0-255 values at
+    ``img_size`` (bilinear with antialiasing when the size changes), the input of a
+    :class:`PixelInput` model (Chapters 07_quantization, 08_benchmark).
+
+    ``full_range=True`` sets two pixels of the first image to 0 and 255, so that a static INT8
+    calibration sees the whole pixel range and gives the input tensor scale 1, zero point -128.
+    """
+    h, w = image_hw(img_size)
+    x = torch.as_tensor(images).float()
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected uint8 images [N, 3, H, W], got shape {tuple(x.shape)}")
+    if tuple(x.shape[2:]) != (h, w):
+        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", antialias=True,
+                                            align_corners=False).round().clamp(0, 255)
+    x = x.permute(0, 2, 3, 1).contiguous()
+    if full_range and len(x):
+        x[0, 0, 0, 0], x[0, 0, 1, 0] = 0.0, 255.0
+    return list(x.split(batch_size))
+
+
+def export_pixel_model(model: nn.Module, path: str | os.PathLike, img_size: int | Sequence[int],
+                       quantization: str | None = None,
+                       calibration_images: torch.Tensor | None = None) -> Path:
+    """Export ``model`` behind a :class:`PixelInput` (NHWC float pixels 0-255 in, normalisation
+    folded in) to ``path`` (Chapters 07_quantization, 08_benchmark).
+
+    ``quantization="static"`` calibrates on ``calibration_images`` (uint8 [N, 3, h, w], e.g.
+    training images; resized to ``img_size`` by :func:`pixel_batches`, full pixel range), so
+    that the int8 input takes a uint8 pixel p as p - 128. Hard-swish activations are written
+    out (:func:`int8_friendly_hardswish`) for INT8.
+    """
+    net = PixelInput(int8_friendly_hardswish(model) if quantization else copy.deepcopy(model))
+    h, w = image_hw(img_size)
+    example = torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(0)) * 255.0
+    calibration = None
+    if quantization == "static":
+        if calibration_images is None:
+            raise ValueError("quantization='static' needs calibration_images")
+        calibration = pixel_batches(calibration_images, (h, w), full_range=True)
+    return export_tflite(net.eval(), path, (h, w), quantization=quantization,
+                         calibration=calibration, example=example)
 
 
 class TFLiteModel:

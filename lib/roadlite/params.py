@@ -115,6 +115,17 @@ def _ratios(v: Any) -> str | None:
     return f"has values outside (0, 1): {bad}" if bad else None
 
 
+def _peers(v: Any) -> str | None:
+    """Chapter 03_eca: names of the book's peers (:data:`roadlite.book.PEERS`), each once."""
+    known = [m.key for m in book.PEERS]
+    bad = [x for x in v if x not in known]
+    if bad:
+        return f"has {bad}, which are not peers of the book (known: {', '.join(known)})"
+    if len(set(v)) != len(v):
+        return "names a peer twice"
+    return None
+
+
 # The training parameters of every chapter that trains a classifier (roadlite.training.fit).
 TRAINING: dict[str, Param] = {
     "epochs": Param(int, "training epochs per model", min=1, max=1000),
@@ -214,6 +225,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "eca_variant": Param(str, "'paper': baseline + ECA; 'authors': the authors' code "
                                   "(stem 24, head 640)", choices=("paper", "authors")),
         "export_tflite": Param(bool, "export both models to .tflite and compare with PyTorch"),
+        "peers": Param(list, "torchvision's small networks trained beside the baseline on its "
+                             "data, recipe and budget (exported, timed and compared by chapters "
+                             "07-09); [] = none", check=_peers),
     },
     "04_refinement": {**TRAINING, **TRAIN_DATA},
     "05_distillation": {
@@ -249,6 +263,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "calibration_images": Param(int, "training images that calibrate static INT8",
                                     min=1, max=100_000),
         "eval_threads": Param(int, "interpreter threads for the accuracy runs", min=1, max=256),
+        "deploy_size": Param(int, "second input size (pixels) of the pixel-input exports that "
+                                  "chapter 08 times beside img_size (the authors' code: 224)",
+                             min=32, max=1024, check=_multiple_of(32)),
     },
     "08_benchmark": {
         "runs": Param(int, "timed runs per model, runtime and thread count", min=50,

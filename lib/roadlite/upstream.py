@@ -50,6 +50,11 @@ class Upstream:
                            f"(it has {sorted(models)})")
         return models[key]
 
+    def peers(self) -> list[str]:
+        """The peers chapter 03 trained (its ``peers`` parameter), in the book's order."""
+        models = self.metrics("03_eca").get("models") or {}
+        return [m.key for m in book.PEERS if m.key in models]
+
     def load_model(self, key: str, num_classes: int):
         """The trained PyTorch model ``key`` (pruned networks rebuilt from their plan)."""
         m = book.model(key)

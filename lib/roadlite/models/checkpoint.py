@@ -14,6 +14,7 @@ pruned one, Chapter 06_pruning) is saved by the same :func:`save_model`, with it
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -51,7 +52,11 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict 
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ValueError(f"unknown architecture {arch!r}; known: {known}")
     meta = jsonable(meta or {}, strict=True)
-    state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    source = model.state_dict()
+    state_dict = OrderedDict((k, v.detach().cpu().contiguous()) for k, v in source.items())
+    # Keep the per-module versions: some modules (torchvision's MNASNet) refuse a state dict
+    # without them.
+    state_dict._metadata = getattr(source, "_metadata", None)
     payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
                "roadlite_version": __version__}
     plan = layer_plan(model)

@@ -11,6 +11,7 @@ from functools import partial
 from torch import nn
 
 from .mobilenet import eca_mobilenet_v2, mobilenet_v2, refined_mobilenet_v2
+from .peers import PEERS, peer_model
 from .resnet import resnet18_teacher
 
 #: Architecture name -> factory ``f(num_classes=..., **kw)``. The names are the ``arch`` strings
@@ -21,6 +22,8 @@ MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "eca_mobilenet_v2_authors": partial(eca_mobilenet_v2, variant="authors"),
     "refined_mobilenet_v2": refined_mobilenet_v2,
     "resnet18": resnet18_teacher,
+    # torchvision's small networks, the peers of the ladder (Chapter 03_eca)
+    **{name: partial(peer_model, name) for name in PEERS},
 }
 
 
@@ -29,7 +32,8 @@ def build_model(name: str, num_classes: int = 4, **kw) -> nn.Module:
 
     ``"mobilenet_v2"`` (baseline), ``"eca_mobilenet_v2"`` (Model 1 as the paper describes it),
     ``"eca_mobilenet_v2_authors"`` (Model 1 as the authors' code builds it),
-    ``"refined_mobilenet_v2"`` (Model 2) and ``"resnet18"`` (the teacher). Extra keyword
+    ``"refined_mobilenet_v2"`` (Model 2), ``"resnet18"`` (the teacher) and torchvision's small
+    networks of :data:`roadlite.models.peers.PEERS` (the peers). Extra keyword
     arguments go to the factory (e.g. ``dropout=0.5``, ``pretrained=True``).
     """
     try:

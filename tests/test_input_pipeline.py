@@ -1,0 +1,199 @@
+"""The faster input path of chapter 08: pixel-input exports, reduced-scale decoding, OpenCV
+resizing, the stage timings (Chapter 08_benchmark)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from roadlite.export import (
+    DecomposedHardswish,
+    PixelInput,
+    TFLiteModel,
+    export_pixel_model,
+    int8_friendly_hardswish,
+    pixel_batches,
+)
+from roadlite.input_pipeline import (
+    INPUT_STAGES,
+    PixelRunner,
+    camera_frames,
+    decode_jpeg,
+    jpeg_photos,
+    resize_square,
+    stage_table,
+    time_input_path,
+)
+from roadlite.training import normalize
+
+IMG = 32
+LABELS = ["a", "b", "c", "d"]
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8),
+                        nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    with torch.no_grad():
+        net[1].running_mean.uniform_(-1, 1)
+    return net.eval()
+
+
+def _images(n=6, size=IMG, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
+
+
+def test_pixel_input_folds_the_normalisation():
+    net, x = _net(), _images()
+    with torch.no_grad():
+        ref = net(normalize(x))
+        nhwc = PixelInput(net)(x.permute(0, 2, 3, 1).float())
+        nchw = PixelInput(net, layout="NCHW")(x.float())
+    torch.testing.assert_close(nhwc, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(nchw, ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="layout"):
+        PixelInput(net, layout="HWC")
+
+
+def test_int8_friendly_hardswish_is_the_same_function_on_a_copy():
+    net = _net()
+    out = int8_friendly_hardswish(net)
+    assert isinstance(net[2], nn.Hardswish) and isinstance(out[2], DecomposedHardswish)
+    assert not any(isinstance(m, nn.Hardswish) for m in out.modules())
+    x = torch.linspace(-6, 6, 241)
+    torch.testing.assert_close(DecomposedHardswish()(x), nn.functional.hardswish(x))
+    with torch.no_grad():
+        torch.testing.assert_close(out(normalize(_images())), net(normalize(_images())))
+
+
+def test_pixel_batches():
+    x = _images(5, 16)
+    batches = pixel_batches(x, 16, batch_size=2)
+    assert [tuple(b.shape) for b in batches] == [(2, 16, 16, 3), (2, 16, 16, 3), (1, 16, 16, 3)]
+    np.testing.assert_array_equal(torch.cat(batches).numpy(),
+                                  x.permute(0, 2, 3, 1).float().numpy())
+    big = pixel_batches(x, 32, full_range=True)
+    assert big[0].shape == (5, 32, 32, 3)
+    assert big[0][0, 0, 0, 0] == 0 and big[0][0, 0, 1, 0] == 255
+    assert float(big[0].min()) >= 0 and float(big[0].max()) <= 255
+    with pytest.raises(ValueError, match="N, 3, H, W"):
+        pixel_batches(torch.zeros(2, 16, 16, 3), 16)
+
+
+@pytest.fixture(scope="module")
+def pixel_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pixels")
+    net = _net()
+    return net, {"fp32": export_pixel_model(net, d / "fp32.tflite", IMG),
+                 "int8": export_pixel_model(net, d / "int8.tflite", IMG, quantization="static",
+                                            calibration_images=_images(16, 48, seed=3))}
+
+
+@pytest.mark.slow
+def test_pixel_exports_take_pixels_and_agree_with_pytorch(pixel_files):
+    net, files = pixel_files
+    x = _images(8, seed=5)
+    with torch.no_grad():
+        ref = net(normalize(x)).numpy()
+    fp32, int8 = TFLiteModel(files["fp32"]), TFLiteModel(files["int8"])
+    assert fp32.input_shape == (1, IMG, IMG, 3) and fp32.input_dtype == np.float32
+    assert int8.input_dtype == np.int8
+    scale, zero = int8.input_details["quantization"]
+    assert zero == -128 and scale == pytest.approx(1.0, abs=1e-3)
+    pix = x.permute(0, 2, 3, 1).float().numpy()
+    np.testing.assert_allclose(fp32.predict(pix), ref, atol=1e-4)
+    assert np.abs(int8.predict(pix) - ref).max() < 0.1 * np.abs(ref).max() + 0.05
+    for name in ("fp32", "int8"):
+        runner = PixelRunner(files[name])
+        assert runner.size == IMG and runner.fast_int8 == (name == "int8")
+        got = np.concatenate([runner.logits(np.ascontiguousarray(p)) for p in
+                              x.permute(0, 2, 3, 1).numpy()])
+        np.testing.assert_allclose(got, TFLiteModel(files[name]).predict(pix), atol=0.05)
+
+
+@pytest.mark.slow
+def test_fast_int8_feed_is_pixel_minus_128(pixel_files):
+    _, files = pixel_files
+    runner = PixelRunner(files["int8"])
+    p = np.arange(256, dtype=np.uint8).repeat(IMG * IMG * 3)[:IMG * IMG * 3].reshape(IMG, IMG, 3)
+    fed = runner.feed(p)
+    assert fed.dtype == np.int8 and fed.shape == (1, IMG, IMG, 3)
+    np.testing.assert_array_equal(fed[0].astype(int), p.astype(int) - 128)
+    runner.fast_int8 = False  # the general path: round(p / scale) + zero point
+    general = runner.feed(p)
+    assert np.abs(general.astype(int) - fed.astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="uint8 pixels"):
+        runner.feed(p[:-1])
+
+
+def _jpeg(size: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+                    ).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_decode_jpeg_at_reduced_scale():
+    data = _jpeg(512)
+    assert decode_jpeg(data).shape == (512, 512, 3)
+    assert decode_jpeg(data, min_size=224).shape == (256, 256, 3)  # 1/2
+    assert decode_jpeg(data, min_size=96).shape == (128, 128, 3)  # 1/4
+    assert decode_jpeg(data, min_size=64).shape == (64, 64, 3)  # 1/8
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(buf, "PNG")
+    assert decode_jpeg(buf.getvalue(), min_size=8).shape == (40, 40, 3)  # PNG: full size
+    with pytest.raises(ValueError, match="cannot decode"):
+        decode_jpeg(b"nope")
+
+
+def test_resize_square_takes_the_centre():
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, 8:56] = 200  # the centre 48 x 48 square is bright, the side bands dark
+    out = resize_square(frame, 24)
+    assert out.shape == (24, 24, 3) and out.min() == 200
+    up = resize_square(frame, 96)
+    assert up.shape == (96, 96, 3) and up.min() == 200
+    same = resize_square(frame[:, 8:56], 48)
+    assert same.shape == (48, 48, 3)
+
+
+def test_camera_frames_and_jpeg_photos():
+    x = _images(3, 16)
+    frames = camera_frames(x, 64, 48)
+    assert len(frames) == 3 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
+    photos = jpeg_photos(x, size=64)
+    assert Image.open(io.BytesIO(photos[0])).size == (64, 64)
+    assert Image.open(io.BytesIO(photos[0])).format == "JPEG"
+    with pytest.raises(ValueError, match="N, 3, H, W"):
+        camera_frames(np.zeros((2, 16, 16)), 8, 8)
+
+
+@pytest.mark.slow
+def test_time_input_path_and_stage_table(pixel_files):
+    _, files = pixel_files
+    x = _images(4, 16)
+    res = {("int8", "frame"): time_input_path(files["int8"], camera_frames(x, 64, 48), "frame",
+                                              LABELS, warmup=1, runs=6),
+           ("fp32", "jpeg"): time_input_path(files["fp32"], jpeg_photos(x, 256), "jpeg",
+                                             LABELS, warmup=1, runs=5)}
+    for r in res.values():
+        assert all(r[s].n_runs == r["end_to_end"].n_runs for s in INPUT_STAGES)
+        assert r["end_to_end"].mean_ms > 0 and r["inference"].median_ms > 0
+    assert res[("int8", "frame")]["decoded_shape"] == (48, 64, 3)
+    assert res[("fp32", "jpeg")]["decoded_shape"] == (32, 32, 3)  # 256 / 8 = 32
+    assert res[("int8", "frame")]["decode"].median_ms < 0.05
+    table = stage_table(res)
+    assert list(table.index) == [("int8", "frame", IMG), ("fp32", "jpeg", IMG)]
+    assert list(table.columns) == ["decoded", "decode (ms)", "resize (ms)", "inference (ms)",
+                                   "postprocess (ms)", "end-to-end median (ms)",
+                                   "end-to-end mean (ms)"]
+    assert table.loc[("fp32", "jpeg", IMG), "end-to-end mean (ms)"] == \
+        res[("fp32", "jpeg")]["end_to_end"].mean_ms
+    with pytest.raises(ValueError, match="source"):
+        time_input_path(files["fp32"], [b""], "png", LABELS)

@@ -309,3 +309,42 @@ def test_ablation_table_intervals_ratios_and_paper_columns():
                                latency_ms={"mobilenet_v2": 1.0, "model1_eca": 3.0}, paper=PAPER)
     assert table2.loc["Model 1 (+ECA)", "paper latency vs MobileNetV2 (P40)"] is None
     assert table2.loc["Model 1 (+ECA)", "latency vs MobileNetV2"] == 3.0
+
+
+def test_recipe_vs_peers_verdicts_and_the_sentence():
+    from roadlite.evaluation import recipe_verdict, recipe_vs_peers
+
+    y = np.array([0, 1, 2, 3] * 25)
+    final = y.copy()
+    final[:10] = (final[:10] + 1) % 4  # 90 % right
+    better = y.copy()  # 100 % right
+    worse = y.copy()
+    worse[:30] = (worse[:30] + 1) % 4  # 70 % right
+    preds = {"model5_int8": final, "mobilenet_v3_small_int8": better,
+             "shufflenet_v2_x0_5_int8": worse, "shufflenet_v2_x1_0_int8": worse,
+             "mnasnet0_5_int8": better}
+    lat = {"model5_int8": 1.0, "mobilenet_v3_small_int8": 0.8, "shufflenet_v2_x0_5_int8": 0.5,
+           "shufflenet_v2_x1_0_int8": 1.5, "mnasnet0_5_int8": 2.0}
+    size = dict.fromkeys(lat, 100)
+    peers = ["mobilenet_v3_small_int8", "shufflenet_v2_x0_5_int8", "shufflenet_v2_x1_0_int8",
+             "mnasnet0_5_int8"]
+    t = recipe_vs_peers(y, preds, lat, size, peers, n_boot=500)
+    assert list(t.index) == ["MobileNetV3-small INT8", "ShuffleNetV2 x0.5 INT8",
+                             "ShuffleNetV2 x1.0 INT8", "MNASNet 0.5 INT8"]
+    assert list(t["verdict"]) == ["dominates", "faster, less accurate", "dominated",
+                                  "slower, more accurate"]
+    assert t.loc["MobileNetV3-small INT8", "accuracy difference (points)"] == pytest.approx(10.0)
+    assert t.loc["ShuffleNetV2 x0.5 INT8", "latency ratio"] == 0.5
+    assert t.loc["ShuffleNetV2 x0.5 INT8", "significant"]
+    text = recipe_verdict(t)
+    assert text.startswith("No: MobileNetV3-small INT8 (+10.0 points, 0.80× the time) is at least")
+    assert "Model 5 dominates ShuffleNetV2 x1.0 INT8 (-20.0 points, 1.50× the time)" in text
+    assert "Faster but less accurate: ShuffleNetV2 x0.5 INT8" in text
+    assert "More accurate but slower: MNASNet 0.5 INT8" in text
+    only_dominated = recipe_verdict(t[t["verdict"] == "dominated"])
+    assert only_dominated.startswith("Yes, on this run")
+    tie = recipe_vs_peers(y, {**preds, "mnasnet0_5_int8": final}, {**lat, "mnasnet0_5_int8": 1.0},
+                          size, ["mnasnet0_5_int8"], n_boot=100)
+    assert tie.iloc[0]["verdict"] == "tie"  # an exact tie dominates nothing
+    assert not tie.iloc[0]["significant"]
+    assert "no peers" in recipe_verdict(t.iloc[0:0])

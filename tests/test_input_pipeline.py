@@ -22,9 +22,11 @@ from roadlite.export import (
 from roadlite.input_pipeline import (
     INPUT_STAGES,
     PixelRunner,
+    benchmark_input_paths,
     camera_frames,
     decode_jpeg,
     jpeg_photos,
+    ratios,
     resize_square,
     stage_table,
     time_input_path,
@@ -197,3 +199,25 @@ def test_time_input_path_and_stage_table(pixel_files):
         res[("fp32", "jpeg")]["end_to_end"].mean_ms
     with pytest.raises(ValueError, match="source"):
         time_input_path(files["fp32"], [b""], "png", LABELS)
+
+
+@pytest.mark.slow
+def test_benchmark_input_paths_and_ratios(pixel_files):
+    _, files = pixel_files
+    x = _images(3, 16)
+    res = benchmark_input_paths({"m5": {str(IMG): files["int8"]}, "base": {IMG: files["fp32"]}},
+                                {"frame": camera_frames(x, 64, 48), "jpeg": jpeg_photos(x, 128)},
+                                LABELS, warmup=1, runs=4)
+    assert list(res) == [("m5", "frame", IMG), ("m5", "jpeg", IMG), ("base", "frame", IMG),
+                         ("base", "jpeg", IMG)]
+    table = stage_table(res)
+    r = ratios(table, "m5", "base")
+    assert list(r.index) == [("frame", IMG), ("jpeg", IMG)]
+    assert r.loc[("jpeg", IMG), "inference"] == pytest.approx(
+        res[("m5", "jpeg", IMG)]["inference"].median_ms
+        / res[("base", "jpeg", IMG)]["inference"].median_ms)
+    assert r.loc[("frame", IMG), "end-to-end mean"] == pytest.approx(
+        res[("m5", "frame", IMG)]["end_to_end"].mean_ms
+        / res[("base", "frame", IMG)]["end_to_end"].mean_ms)
+    with pytest.raises(KeyError, match="nobody"):
+        ratios(table, "m5", "nobody")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from roadlite.export import export_tflite, int8_friendly_hardswish
-from roadlite.op_profile import compare_profiles, op_profile, op_summary, single_op_models
+from roadlite.op_profile import (
+    compare_profiles,
+    hardswish_finding,
+    op_profile,
+    op_summary,
+    op_total,
+    single_op_models,
+)
 
 IMG = 32
 
@@ -94,3 +102,23 @@ def test_profile_summary_and_comparison(files):
     assert table.loc["HARD_SWISH", "int8_written_out"] == 0.0
     assert table.loc["whole model", "fp32"] == fp32.attrs["whole_ms"]
     assert table.loc["sum over operators", "int8"] == pytest.approx(prof["int8"].attrs["sum_ms"])
+
+
+def _prof(rows, whole):
+    t = pd.DataFrame(rows, columns=["op", "median (ms)"])
+    t.attrs.update(whole_ms=whole, sum_ms=float(t["median (ms)"].sum()))
+    return t
+
+
+def test_op_total_and_the_hardswish_sentence():
+    fp32 = _prof([("CONV_2D", 1.0), ("HARD_SWISH", 0.01), ("HARD_SWISH", 0.01)], 1.2)
+    fused = _prof([("CONV_2D", 0.5), ("HARD_SWISH", 0.25), ("HARD_SWISH", 0.25)], 0.9)
+    written = _prof([("CONV_2D", 0.5), ("ADD", 0.02), ("MUL", 0.03)], 0.45)
+    assert op_total(fused, "HARD_SWISH") == (2, 0.5)
+    assert op_total(written, "HARD_SWISH") == (0, 0.0)
+    text = hardswish_finding(fp32, fused, written)
+    assert "2 `HARD_SWISH` operators take 0.020 ms" in text
+    assert "0.500 ms, 25 times as long and 50 %" in text
+    assert "from 0.900 ms to 0.450 ms (float32: 1.200 ms)" in text
+    with pytest.raises(ValueError, match="HARD_SWISH"):
+        hardswish_finding(written, fused, written)

@@ -46,6 +46,25 @@ def test_results_page_reads_only_metrics_and_marks_missing(tmp_path):
     assert f"| `01_dataset` | {MISSING}" in page
 
 
+def test_results_page_peers_section(tmp_path):
+    page = render_results_page("t", str(tmp_path))
+    assert f"Peers (chapter `03_eca`'s `peers`): {MISSING}." in page
+    fake_chapter(tmp_path, "03_eca", {"models": {"shufflenet_v2_x0_5": {
+        "accuracy": 0.75, "params": 345892}}})
+    fake_chapter(tmp_path, "07_quantization", {"models": {"shufflenet_v2_x0_5_int8": {
+        "accuracy": 0.5, "tflite_size_bytes": 600_000}}})
+    fake_chapter(tmp_path, "08_benchmark", {"models": {}, "input_path_ratios": {"jpeg_224": {
+        "end-to-end median": 0.25, "end-to-end mean": 0.3, "inference": 0.2}}})
+    fake_chapter(tmp_path, "09_confusion", {"recipe_verdict": "No peer is both at least ..."})
+    page = render_results_page("t", str(tmp_path))
+    row = next(ln for ln in page.splitlines() if ln.startswith("| ShuffleNetV2 x0.5 |"))
+    assert "345,892" in row and "75.00" in row and "50.00" in row and "0.60" in row
+    assert MISSING in row  # no latency measured
+    assert "Chapter 09: No peer is both at least ..." in page
+    assert "| jpeg at 224 px | 0.250 | 0.300 | 0.200 |" in page
+    assert "MobileNetV3" not in page  # only the peers that ran
+
+
 def test_stage_book_copies_executed_notebooks_and_marks_the_rest(tmp_path):
     d = fake_chapter(tmp_path, "01_dataset", {"source": "generated"})
     cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1"},

@@ -43,6 +43,8 @@ __all__ = [
     "per_class_report",
     "plot_confusion",
     "plot_pareto",
+    "recipe_verdict",
+    "recipe_vs_peers",
 ]
 
 PAPER_CLASS_ABBREV = {"broken_marking": "BR", "longitudinal": "LO", "alligator": "MA",
@@ -421,7 +423,7 @@ def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequenc
     """
     paper = MOBILITENET if paper is None else paper
     labels = labels or {}
-    known = {m.key for m in book.ladder(include_variants=True)}
+    known = {m.key for m in book.ladder(include_variants=True) + list(book.PEERS + book.PEERS_INT8)}
     unknown = [c for c in columns if isinstance(c, str) and c not in PAPER_VS_THIS_RUN_COLUMNS]
     if unknown:
         raise KeyError(f"unknown column(s) {unknown}; known: {', '.join(PAPER_VS_THIS_RUN_COLUMNS)}")
@@ -482,3 +484,82 @@ def ablation_table(preds: Mapping[str, Any], y_true: Any, params: Mapping[str, i
         (f"paper latency vs {reference_name} (P40)", paper_ratio)]
     table = paper_vs_this_run({k: {"params": params[k]} for k in preds}, columns, paper=paper)
     return table, cis
+
+
+# --------------------------------------------------------------------------- the recipe vs the peers
+
+
+def recipe_vs_peers(y_true: Any, preds: Mapping[str, Any], latency_ms: Mapping[str, float],
+                    size_bytes: Mapping[str, int], peers: Sequence[str],
+                    final: str = "model5_int8", n_boot: int = 2000, seed: int = 0,
+                    level: float = 0.95) -> pd.DataFrame:
+    """Does the MobiLiteNet recipe beat picking a smaller network and quantizing it? (Chapter
+    09_confusion)
+
+    One row per model of ``peers`` (e.g. the INT8 peers), named by its book label: its
+    accuracy minus ``final``'s in points with the paired-bootstrap interval and p-value
+    (:func:`paired_bootstrap`, same test images), its latency and size over ``final``'s, and
+    ``verdict``: ``"dominates"`` (at least as accurate and at least as fast as ``final``, one of
+    them strictly: point estimates), ``"dominated"`` (the reverse), ``"faster, less accurate"``
+    or ``"slower, more accurate"`` (``"tie"`` when both are equal). ``significant`` says whether the interval excludes 0.
+    """
+    rows = {}
+    for key in peers:
+        pb = paired_bootstrap(y_true, preds[key], preds[final], n_boot=n_boot, seed=seed,
+                              level=level)
+        d, lat = pb["diff"], latency_ms[key] / latency_ms[final]
+        if d == 0 and lat == 1:
+            verdict = "tie"
+        elif d >= 0 and lat <= 1 and (d > 0 or lat < 1):
+            verdict = "dominates"
+        elif d <= 0 and lat >= 1 and (d < 0 or lat > 1):
+            verdict = "dominated"
+        elif lat < 1:
+            verdict = "faster, less accurate"
+        else:
+            verdict = "slower, more accurate"
+        rows[book.model(key).label] = {
+            "key": key, "accuracy difference (points)": 100 * d,
+            "interval low": 100 * pb["ci_low"], "interval high": 100 * pb["ci_high"],
+            "p-value": pb["p_value"], "significant": not pb["ci_low"] <= 0 <= pb["ci_high"],
+            "latency ratio": lat, "size ratio": size_bytes[key] / size_bytes[final],
+            "verdict": verdict}
+    return pd.DataFrame(rows).T
+
+
+def recipe_verdict(table: pd.DataFrame, final_label: str = "Model 5") -> str:
+    """The answer of :func:`recipe_vs_peers`'s table in one paragraph (Chapter 09_confusion):
+    which peers dominate ``final_label``, which it dominates, and which trade speed for
+    accuracy, with the numbers."""
+    if table.empty:
+        return "This run trained no peers (chapter 03's `peers`), so the question stays open."
+
+    def names(verdict: str) -> list[str]:
+        sel = table[table["verdict"] == verdict]
+        return [f"{label} ({r['accuracy difference (points)']:+.1f} points, "
+                f"{r['latency ratio']:.2f}× the time{'' if r['significant'] else ', accuracy difference not significant'})"
+                for label, r in sel.iterrows()]
+
+    dominating, dominated = names("dominates"), names("dominated")
+    faster, slower = names("faster, less accurate"), names("slower, more accurate")
+    parts = []
+    if dominating:
+        parts.append(f"No: {', '.join(dominating)} {'is' if len(dominating) == 1 else 'are'} at "
+                     f"least as accurate as {final_label} and at least as fast, so picking "
+                     f"{'that network' if len(dominating) == 1 else 'one of them'} and "
+                     f"quantizing it beats the recipe on this run.")
+    elif dominated and not faster and not slower:
+        parts.append(f"Yes, on this run: {final_label} is at least as accurate and at least as "
+                     f"fast as every quantized peer.")
+    else:
+        parts.append(f"No peer is both at least as accurate as {final_label} and at least as "
+                     f"fast on this run.")
+    if dominated:
+        parts.append(f"{final_label} dominates {', '.join(dominated)}.")
+    if faster:
+        parts.append(f"Faster but less accurate: {', '.join(faster)}.")
+    if slower:
+        parts.append(f"More accurate but slower: {', '.join(slower)}.")
+    parts.append("Accuracy differences are peer minus " + final_label + " on the same test "
+                 "images, with paired-bootstrap intervals; times are LiteRT, 1 thread, end to end.")
+    return " ".join(parts)

@@ -36,8 +36,8 @@ import pandas as pd
 from roadlite.export import TFLiteModel
 from roadlite.latency import LatencyStats, _gc_paused, postprocess
 
-__all__ = ["INPUT_STAGES", "PixelRunner", "camera_frames", "decode_jpeg", "jpeg_photos",
-           "resize_square", "stage_table", "time_input_path"]
+__all__ = ["INPUT_STAGES", "PixelRunner", "benchmark_input_paths", "camera_frames", "decode_jpeg",
+           "jpeg_photos", "ratios", "resize_square", "stage_table", "time_input_path"]
 
 INPUT_STAGES = ("decode", "resize", "inference", "postprocess", "end_to_end")
 SOURCES = ("frame", "jpeg")
@@ -221,12 +221,34 @@ def time_input_path(path: str | os.PathLike, sources: Sequence[Any], source: str
     return result
 
 
-def stage_table(results: Mapping[tuple[str, str], Mapping[str, Any]]) -> pd.DataFrame:
-    """The stage table of the input path (Chapter 08_benchmark): one row per (model, source)
-    of ``results`` (:func:`time_input_path`'s dicts), the median of each stage and the
-    end-to-end median and mean (over all runs, which cycle through the images), in ms."""
+def benchmark_input_paths(files: Mapping[str, Mapping[Any, str | os.PathLike]],
+                          sources: Mapping[str, Sequence[Any]], labels: Sequence[str],
+                          warmup: int = 10, runs: int = 50, num_threads: int = 1
+                          ) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every pixel-input model at every size from every source (Chapter 08_benchmark).
+
+    ``files``: ``{model: {size: .tflite path}}`` (chapter 07's ``pixel_models``); ``sources``:
+    ``{"frame": frames, "jpeg": JPEG bytes}``. Returns ``{(model, source, size): result of
+    :func:`time_input_path`}``, models in the order given, then sources, then sizes.
+    """
+    out = {}
+    for model, by_size in files.items():
+        for source, items in sources.items():
+            for size, path in sorted(by_size.items(), key=lambda kv: int(kv[0])):
+                out[(model, source, int(size))] = time_input_path(
+                    path, items, source, labels, warmup=warmup, runs=runs,
+                    num_threads=num_threads)
+    return out
+
+
+def stage_table(results: Mapping[tuple, Mapping[str, Any]]) -> pd.DataFrame:
+    """The stage table of the input path (Chapter 08_benchmark): one row per result of
+    ``results`` (keys ``(model, source, ...)``, values :func:`time_input_path`'s dicts), the
+    median of each stage and the end-to-end median and mean (over all runs, which cycle
+    through the images), in ms."""
     rows = []
-    for (model, source), r in results.items():
+    for key, r in results.items():
+        model, source = key[0], key[1]
         row: dict[str, Any] = {"model": model, "source": source, "size (px)": r["size"],
                                "decoded": "x".join(map(str, r["decoded_shape"][:2]))}
         for stage in INPUT_STAGES[:-1]:
@@ -235,3 +257,19 @@ def stage_table(results: Mapping[tuple[str, str], Mapping[str, Any]]) -> pd.Data
         row["end-to-end mean (ms)"] = r["end_to_end"].mean_ms
         rows.append(row)
     return pd.DataFrame(rows).set_index(["model", "source", "size (px)"])
+
+
+def ratios(table: pd.DataFrame, final: str, reference: str) -> pd.DataFrame:
+    """``final``'s times over ``reference``'s in :func:`stage_table`'s table, per source and
+    size (Chapter 08_benchmark): end to end (median and mean) and inference alone."""
+    cols = {"end-to-end median": "end-to-end median (ms)", "end-to-end mean": "end-to-end mean (ms)",
+            "inference": "inference (ms)"}
+    missing = [m for m in (final, reference) if m not in table.index.get_level_values("model")]
+    if missing:
+        raise KeyError(f"no input-path measurement of {missing} in the table")
+    a, b = table.xs(final, level="model"), table.xs(reference, level="model")
+    common = a.index.intersection(b.index)
+    if common.empty:
+        raise KeyError(f"no (source, size) measured for both {final!r} and {reference!r}")
+    return pd.DataFrame({name: a.loc[common, col] / b.loc[common, col]
+                         for name, col in cols.items()})

@@ -29,7 +29,8 @@ import pandas as pd
 
 from roadlite.latency import time_callable
 
-__all__ = ["OpModel", "compare_profiles", "op_profile", "op_summary", "single_op_models"]
+__all__ = ["OpModel", "compare_profiles", "hardswish_finding", "op_profile", "op_summary",
+           "op_total", "single_op_models"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,28 @@ def compare_profiles(profiles: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     table.loc["sum over operators"] = [p.attrs["sum_ms"] for p in profiles.values()]
     table.loc["whole model"] = [p.attrs["whole_ms"] for p in profiles.values()]
     return table
+
+
+def op_total(profile: pd.DataFrame, op: str) -> tuple[int, float]:
+    """(number, total milliseconds) of the operators of type ``op`` in an :func:`op_profile`
+    (Chapter 08_benchmark); (0, 0.0) when the model has none."""
+    sel = profile[profile["op"] == op]["median (ms)"]
+    return int(sel.size), float(sel.sum())
+
+
+def hardswish_finding(fp32: pd.DataFrame, fused: pd.DataFrame, written_out: pd.DataFrame) -> str:
+    """What the profiles of one MobileNetV3 say about hard-swish (Chapter 08_benchmark), as a
+    sentence of numbers: the ``HARD_SWISH`` operators' time in float32 and in INT8 (``fused``),
+    their share of the INT8 operator time, and the whole models' ``invoke`` times, float32,
+    INT8 with the fused operator, INT8 with it written out."""
+    n, t32 = op_total(fp32, "HARD_SWISH")
+    nq, tq = op_total(fused, "HARD_SWISH")
+    if n == 0 or nq == 0:
+        raise ValueError("the float32 and fused INT8 profiles must both have HARD_SWISH operators")
+    share = 100 * tq / fused.attrs["sum_ms"]
+    return (f"In float32 its {n} `HARD_SWISH` operators take {t32:.3f} ms together; in INT8 "
+            f"the same {nq} operators take {tq:.3f} ms, {tq / t32:.0f} times as long and "
+            f"{share:.0f} % of the INT8 model's operator time. Written out as x · relu6(x + 3) "
+            f"/ 6, hard-swish becomes int8 `ADD`, `MUL` and clamp operators, and the whole INT8 "
+            f"model's `invoke` goes from {fused.attrs['whole_ms']:.3f} ms to "
+            f"{written_out.attrs['whole_ms']:.3f} ms (float32: {fp32.attrs['whole_ms']:.3f} ms).")

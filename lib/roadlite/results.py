@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from roadlite.book import MODELS, SLUGS
+from roadlite.book import MODELS, PEERS, PEERS_INT8, SLUGS
 from roadlite.paper_numbers import MOBILITENET, MOBILITENET_SOURCE
 from roadlite.paths import artifact_dir
 
@@ -148,6 +148,7 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
               "of the authors' code. The paper gives no size for Models 1 and 3.",
               ""]
     parts += _headlines(found)
+    parts += ["", *peers_section(found, models)]
     parts += ["", *polat_section(found)]
     parts += ["", *lr_cracknet_section(found)]
     parts += ["", "## Where each number came from", ""]
@@ -171,6 +172,57 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
                          [[str(dataset.get("source", "?")), _fmt(dataset.get("n_images"), "int"),
                            _fmt(dataset.get("baseline_accuracy"), "pct")]])]
     return "\n".join(parts) + "\n"
+
+
+def peers_section(found: dict[str, dict[str, Any]],
+                  models: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
+    """Markdown lines of the peers section (chapters 03, 07-09): each peer chapter 03 trained,
+    float32 and INT8, beside Model 5 and MobileNetV2, and chapter 09's answer to "does the
+    recipe beat picking a smaller network and quantizing it?" (issue 12). The paper has no
+    such comparison."""
+    out = ["## The recipe against smaller networks off the shelf (the paper has no such "
+           "comparison)", ""]
+    trained = [m for m in PEERS if m.key in models]
+    if not trained:
+        return out + [f"Peers (chapter `03_eca`'s `peers`): {MISSING}."]
+    rows = []
+    for fp32, q in [(m, PEERS_INT8[PEERS.index(m)]) for m in trained]:
+        _, a = models.get(fp32.key, ("", {}))
+        _, b = models.get(q.key, ("", {}))
+        rows.append([fp32.label, _fmt(a.get("params"), "int"), _fmt(a.get("accuracy"), "pct"),
+                     _fmt(b.get("accuracy"), "pct"), _fmt(a.get("tflite_size_bytes"), "mb"),
+                     _fmt(b.get("tflite_size_bytes"), "mb"),
+                     _maybe(a.get("latency_ms_litert_1thread"), "{:.2f}"),
+                     _maybe(b.get("latency_ms_litert_1thread"), "{:.2f}")])
+    for key, label in (("mobilenet_v2", "MobileNetV2 (baseline)"), ("model4_pruned", "Model 4 / 5")):
+        _, a = models.get(key, ("", {}))
+        _, b = models.get("model5_int8", ("", {})) if key == "model4_pruned" else ("", {})
+        rows.append([label, _fmt(a.get("params"), "int"), _fmt(a.get("accuracy"), "pct"),
+                     _fmt(b.get("accuracy"), "pct") if b else "–",
+                     _fmt(a.get("tflite_size_bytes"), "mb"),
+                     _fmt(b.get("tflite_size_bytes"), "mb") if b else "–",
+                     _maybe(a.get("latency_ms_litert_1thread"), "{:.2f}"),
+                     _maybe(b.get("latency_ms_litert_1thread"), "{:.2f}") if b else "–"])
+    out.append(_table(["model", "params", "accuracy fp32 (%)", "accuracy INT8 (%)",
+                       "fp32 .tflite (MB)", "INT8 .tflite (MB)", "fp32 latency (ms)",
+                       "INT8 latency (ms)"], rows))
+    verdict = found.get("09_confusion", {}).get("metrics", {}).get("recipe_verdict")
+    out += ["", "Latency: LiteRT, 1 thread, end to end (chapter 08). Chapter 09: "
+            + (verdict or MISSING)]
+    m08 = found.get("08_benchmark", {}).get("metrics", {})
+    ratios = m08.get("input_path_ratios") or {}
+    if ratios:
+        out += ["", "Chapter 08's faster input path (pixels in, reduced-scale JPEG decoding, "
+                "OpenCV resize), Model 5 / MobileNetV2 end-to-end time (the paper: "
+                f"{MOBILITENET['model5_int8']['latency_ms_phone'] / MOBILITENET['mobilenet_v2']['latency_ms_phone']:.3f}"
+                " on the Huawei P40, "
+                f"{MOBILITENET['model5_int8']['latency_ms_headset'] / MOBILITENET['mobilenet_v2']['latency_ms_headset']:.3f}"
+                " on the Meta Quest 3):", "",
+                _table(["source and size", "median ratio", "mean ratio", "inference ratio"],
+                       [[k.replace("_", " at ") + " px", f"{r['end-to-end median']:.3f}",
+                         f"{r['end-to-end mean']:.3f}", f"{r['inference']:.3f}"]
+                        for k, r in ratios.items()])]
+    return out
 
 
 def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:

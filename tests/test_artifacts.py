@@ -36,7 +36,8 @@ def test_run_records(tmp_path):
     run.finish({"accuracy": 0.5})
     info = json.loads((run.dir / "run.json").read_text())
     for key in ("parameters", "roadlite_version", "git_commit", "torch_version", "device", "seed",
-                "wall_time_s", "machine"):
+                "wall_time_s", "machine", "load_average"):
         assert key in info
+    assert info["load_average"] is None or len(info["load_average"]) == 3
     assert info["parameters"]["seed"] == 3
     assert json.loads((run.dir / "metrics.json").read_text())["accuracy"] == 0.5

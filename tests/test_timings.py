@@ -6,12 +6,12 @@ from roadlite.params import CHAPTERS
 from roadlite.timings import chapter_times, format_duration, main, times_markdown
 
 
-def write_run(root, profile, chapter, wall, started="2026-01-02T03:04:05+00:00"):
+def write_run(root, profile, chapter, wall, started="2026-01-02T03:04:05+00:00", load=None):
     d = root / profile / chapter
     d.mkdir(parents=True)
     (d / "run.json").write_text(json.dumps({
         "wall_time_s": wall, "started_utc": started, "git_commit": "abcdef0123",
-        "torch_threads": 2, "machine": {"cpu": "Test CPU", "cores": 2}}))
+        "torch_threads": 2, "machine": {"cpu": "Test CPU", "cores": 2}, "load_average": load}))
 
 
 def test_format_duration():
@@ -22,7 +22,7 @@ def test_format_duration():
 def test_table_reads_every_run_and_marks_missing_profiles(tmp_path):
     for i, chapter in enumerate(CHAPTERS):
         write_run(tmp_path, "smoke", chapter, 10.0 + i)
-    write_run(tmp_path, "classroom", CHAPTERS[0], 65.0)
+    write_run(tmp_path, "classroom", CHAPTERS[0], 65.0, load=[3.0, 2.54, 1.0])
     times = chapter_times(tmp_path, ["smoke", "classroom", "default"])
     assert set(times["smoke"]) == set(CHAPTERS) and list(times["classroom"]) == [CHAPTERS[0]]
     assert times["default"] == {}
@@ -35,6 +35,8 @@ def test_table_reads_every_run_and_marks_missing_profiles(tmp_path):
     assert f"**1 of {len(CHAPTERS)} chapters: 1 min 05 s**" in rows["**all chapters**"]
     assert "- TODO `default`: no `run.json` under `artifacts/default/`" in text
     assert "Test CPU, 2 cores, 2 torch threads" in text and "commit abcdef0" in text
+    assert "load average at the end of 1 of these runs: 2.5 to 2.5" in text
+    assert text.count("load average") == 1  # the smoke runs recorded none
 
 
 def test_main_writes_the_file(tmp_path, capsys):

@@ -149,6 +149,15 @@ def machine_info() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
+def load_average() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages when the run ends (None where the OS
+    has none): a wall time measured while other jobs shared the cores reads differently."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 class Run:
     """One chapter run: its output folder, figures, and the final ``metrics.json``/``run.json``.
 
@@ -201,6 +210,7 @@ class Run:
             "machine": machine_info(),
             "started_utc": self.started.isoformat(timespec="seconds"),
             "wall_time_s": round(wall, 2),
+            "load_average": load_average(),
             "figures": self.figures,
         }
         atomic_write_json(self.dir / "run.json", run_info)

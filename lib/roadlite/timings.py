@@ -26,7 +26,8 @@ PROFILES = ("smoke", "classroom", "default")
 def chapter_times(artifacts_root: str | Path = "artifacts", profiles: Iterable[str] = PROFILES
                   ) -> dict[str, dict[str, dict[str, Any]]]:
     """``{profile: {chapter: run}}`` for every chapter with a ``run.json``, where ``run`` holds
-    ``wall_time_s``, ``started_utc``, ``git_commit``, ``torch_threads`` and ``machine``."""
+    ``wall_time_s``, ``started_utc``, ``git_commit``, ``torch_threads``, ``machine`` and
+    ``load_average`` (1, 5, 15 minutes at the end of the run; absent in older runs)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for profile in profiles:
         runs = {}
@@ -36,7 +37,8 @@ def chapter_times(artifacts_root: str | Path = "artifacts", profiles: Iterable[s
                 continue
             info = json.loads(path.read_text())
             runs[chapter] = {k: info.get(k) for k in ("wall_time_s", "started_utc",
-                                                     "git_commit", "torch_threads", "machine")}
+                                                     "git_commit", "torch_threads", "machine",
+                                                     "load_average")}
         out[profile] = runs
     return out
 
@@ -59,6 +61,14 @@ def _machines(runs: Mapping[str, Mapping[str, Any]]) -> str:
         if text not in seen:
             seen.append(text)
     return "; ".join(seen)
+
+
+def _load(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    loads = [r["load_average"][1] for r in runs.values() if r.get("load_average")]
+    if not loads:
+        return ""
+    return (f"; 5-minute load average at the end of {len(loads)} of these runs: "
+            f"{min(loads):.1f} to {max(loads):.1f}")
 
 
 def times_markdown(times: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -93,7 +103,7 @@ def times_markdown(times: Mapping[str, Mapping[str, Mapping[str, Any]]],
         commits = sorted({str(r.get("git_commit"))[:7] for r in runs.values()})
         when = f"{started[0][:16]} to {started[-1][:16]} UTC" if started else "unknown dates"
         lines.append(f"- `{p}`: {len(runs)} of {len(CHAPTERS)} chapters, started {when}, "
-                     f"commit {', '.join(commits)}; {_machines(runs)}.")
+                     f"commit {', '.join(commits)}; {_machines(runs)}{_load(runs)}.")
     return "\n".join(lines) + "\n"
 
 

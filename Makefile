@@ -122,8 +122,9 @@ times: | $(STAMP)
 	$(PY) -m roadlite.timings --artifacts "$$ROADLITE_ARTIFACTS" --output book/chapter_times.md
 
 # ---- real data, JupyterLab ----------------------------------------------------------------
-# make data: every data set with known checksums (the MobiLiteNet demo set, DeepCrack, CFD)
-# into data/<name>, checked file by file; needs internet (roadlite download --list: the others).
+# make data: every data set with known checksums (the MobiLiteNet demo set, DeepCrack, CFD, the
+# Özgenel subset) into data/<name>, checked file by file; needs internet (roadlite download
+# --list: the others).
 data: | $(STAMP)
 	$(PY) -m roadlite.cli download --all data
 

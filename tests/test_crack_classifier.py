@@ -27,7 +27,6 @@ from roadlite.crack_classifier import (
     binary_manifest,
     binary_metrics,
     build_classifier,
-    chapter03_backbone,
     count_trainable,
     crack_probability,
     cut_patches,
@@ -42,6 +41,7 @@ from roadlite.crack_classifier import (
     save_classifier,
     select_variant,
     torchvision_backbone,
+    transferred_backbone,
 )
 from roadlite.data import DataError, normalize
 from roadlite.training import TrainConfig, _EarlyStopping, fit
@@ -188,13 +188,17 @@ def test_torchvision_backbone_has_the_same_layout():
 def test_chapter03_backbone_transfer(tmp_path):
     from roadlite.models import build_model
     from roadlite.models.checkpoint import save_model
+    from roadlite.upstream import Upstream
 
     torch.manual_seed(1)
     src = build_model("mobilenet_v2", num_classes=4)
-    save_model(src, tmp_path / "models" / "mobilenet_v2.pt", arch="mobilenet_v2")
-    (tmp_path / "metrics.json").write_text(json.dumps(
-        {"models": {"mobilenet_v2": {"checkpoint": "models/mobilenet_v2.pt"}}}))
-    state = chapter03_backbone(tmp_path)
+    ch03 = tmp_path / "smoke" / "03_eca"
+    save_model(src, ch03 / "models" / "mobilenet_v2.pt", arch="mobilenet_v2")
+    (ch03 / "metrics.json").write_text(json.dumps(
+        {"classes": list("abcd"), "models": {"mobilenet_v2": {
+            "checkpoint": "models/mobilenet_v2.pt", "architecture": "mobilenet_v2"}}}))
+    up = Upstream.at(tmp_path, "smoke")
+    state = transferred_backbone(up.load_model("mobilenet_v2", 4))
     m = build_classifier("frozen_transfer", state, seed=5)
     for k, v in src.features.state_dict().items():
         assert torch.equal(m.features.state_dict()[k], v)
@@ -204,8 +208,8 @@ def test_chapter03_backbone_transfer(tmp_path):
     assert count_trainable(build_classifier("finetuned", state))[0] > 2_000_000
     with pytest.raises(ValueError, match="unknown variant"):
         build_classifier("frozen", state)
-    with pytest.raises(FileNotFoundError, match="03_eca"):
-        chapter03_backbone(tmp_path / "nowhere")
+    with pytest.raises(TypeError, match="trained MobileNetV2"):
+        transferred_backbone(state)
 
 
 def test_save_and_load_classifier(tmp_path):

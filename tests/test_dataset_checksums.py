@@ -31,8 +31,8 @@ def shared(folder: str) -> Path:
     return path
 
 
-def test_three_sets_have_lists():
-    assert LISTED == ["cfd", "deepcrack", "mobilitenet-demo"]
+def test_four_sets_have_lists():
+    assert LISTED == ["cfd", "deepcrack", "mobilitenet-demo", "ozgenel-subset"]
 
 
 @pytest.mark.realdata

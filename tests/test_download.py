@@ -225,12 +225,13 @@ def test_registry_entries_are_consistent():
         # a set whose files are listed has a checksum list, and the other way round
         assert bool(info.files) == has_checksums(name), name
     verifiable = {n for n, d in DATASETS.items() if d.verifiable}
-    assert verifiable == {"mobilitenet-demo", "deepcrack", "cfd"}
+    assert verifiable == {"mobilitenet-demo", "deepcrack", "cfd", "ozgenel-subset"}
 
 
 def test_packaged_checksum_lists_parse():
-    counts = {n: len(load_checksums(n)) for n in ("mobilitenet-demo", "deepcrack", "cfd")}
-    assert counts == {"mobilitenet-demo": 120, "deepcrack": 1074, "cfd": 509}
+    counts = {n: len(load_checksums(n)) for n in ("mobilitenet-demo", "deepcrack", "cfd",
+                                                  "ozgenel-subset")}
+    assert counts == {"mobilitenet-demo": 120, "deepcrack": 1074, "cfd": 509, "ozgenel-subset": 700}
     kinds = {e.path.split("/")[0] for e in load_checksums("deepcrack") if e.kind == "pixels"}
     assert kinds == {"test_lab"}
 

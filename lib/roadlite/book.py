@@ -3,8 +3,9 @@
 This table is the one place that says which chapters exist, in which order, what each reads and
 which models it makes. The Makefile's chapter graph (``python -m roadlite.book makefile``), the
 parameter checks of :mod:`roadlite.params` (which upstream chapters must have finished), the
-model loaders of chapters 07-09 (:mod:`roadlite.upstream`) and the results page all follow it.
-Adding a chapter means one :class:`Chapter` entry here and one notebook.
+loader of earlier chapters' results in chapters 02-11 (:mod:`roadlite.upstream`) and the
+results page all follow it. Adding a chapter means one :class:`Chapter` entry here and one
+notebook.
 
 This module imports nothing heavier than the standard library, so that ``make`` can read it
 before the environment is installed.
@@ -47,29 +48,35 @@ class Model:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_dataset", "The data: a generated road-distress set, or a real one",
-            modules=("data", "colour_baseline")),
-    Chapter("02_gan", "WGAN-GP augmentation", reads=("01_dataset",), modules=("gan",)),
+            modules=("data.synthetic", "data.real", "data.validate", "data.manifest",
+                     "data.download", "colour_baseline")),
+    Chapter("02_gan", "WGAN-GP augmentation", reads=("01_dataset",),
+            modules=("gan.networks", "gan.wgan_gp", "gan.frechet", "gan.augmented_set")),
     Chapter("03_eca", "Baseline MobileNetV2 and Model 1: efficient channel attention",
             reads=("01_dataset",), reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("models.eca", "models.mobilenet", "training", "classification", "export")),
+            modules=("models.eca", "models.mobilenet", "models.peers", "training", "classification",
+                     "export", "exercises.eca")),
     Chapter("04_refinement", "Model 2: structural refinement",
             reads=("01_dataset", "03_eca"), reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("models.mobilenet", "models.summary")),
+            modules=("models.mobilenet", "models.summary", "models.registry",
+                     "exercises.refinement")),
     Chapter("05_distillation", "Model 3: sparse knowledge distillation",
             reads=("01_dataset", "04_refinement"), reads_when=(("train_data", "gan", "02_gan"),),
             modules=("distill", "models.resnet")),
     Chapter("06_pruning", "Model 4: structured pruning",
             reads=("01_dataset", "05_distillation"),
-            reads_when=(("train_data", "gan", "02_gan"),), modules=("prune",)),
+            reads_when=(("train_data", "gan", "02_gan"),),
+            modules=("prune", "models.layer_plan", "exercises.pruning")),
     Chapter("07_quantization", "Model 5: INT8 quantization and LiteRT export",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning"),
-            modules=("export",)),
+            modules=("export", "exercises.quantization")),
     Chapter("08_benchmark", "Latency on the device: LiteRT and PyTorch",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
-                   "07_quantization"), modules=("latency",)),
+                   "07_quantization"), modules=("latency", "op_profile", "input_pipeline")),
     Chapter("09_confusion", "Confusion matrices, the ablation table and the Pareto front",
             reads=("03_eca", "04_refinement", "05_distillation", "06_pruning",
-                   "07_quantization", "08_benchmark"), modules=("evaluation",)),
+                   "07_quantization", "08_benchmark"),
+            modules=("evaluation", "exercises.mcnemar")),
     Chapter("10_crack_classifier",
             "Crack or no crack: MobileNetV2 transfer learning with Grad-CAM",
             reads=("01_dataset", "03_eca"), modules=("crack_classifier", "localisation"),
@@ -79,7 +86,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             reads=("01_dataset",),
             modules=("segmentation.networks", "segmentation.dmia", "segmentation.losses",
                      "segmentation.discriminator", "segmentation.metrics",
-                     "segmentation.train", "segmentation.speed"),
+                     "segmentation.train", "segmentation.speed", "exercises.dmia"),
             paper="LR-CrackNet"),
 )
 

@@ -6,6 +6,7 @@ switching chapter 01 to a real dataset (``data_root``) switches the whole book.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from roadlite.data.loading import load_split
 from roadlite.data.manifest import read_manifest
 from roadlite.data.synthetic import CONDITIONS
 from roadlite.data.validate import DataError
+from roadlite.models.checkpoint import load_model, save_model
+from roadlite.models.summary import count_macs, count_params
+from roadlite.training import accuracy, predict_logits
 
 INTACT = "intact"
 
@@ -105,10 +109,6 @@ def evaluate_and_save(run, key: str, model, arch: str, task: ClassificationTask,
     confusion matrices from them) and ``models/<key>.pt`` (a RoadLite checkpoint; a pruned
     network's holds its layer plan), and returns the model's entry of ``metrics["models"]``.
     """
-    from roadlite.models.checkpoint import save_model
-    from roadlite.models.summary import count_macs, count_params
-    from roadlite.training import accuracy, predict_logits
-
     x_te, y_te = task.test
     logits = predict_logits(model, x_te, channels_last=channels_last)
     np.savez(run.path("predictions", f"{key}.npz"), y_true=y_te.numpy(), logits=logits.numpy(),
@@ -134,10 +134,6 @@ def load_chapter_model(chapter_dir: str | Path, key: str, num_classes: int):
     The architecture comes from the chapter's ``metrics.json``; a pruned network is rebuilt from
     the layer plan its checkpoint holds.
     """
-    import json
-
-    from roadlite.models.checkpoint import load_model
-
     chapter_dir = Path(chapter_dir)
     entry = json.loads((chapter_dir / "metrics.json").read_text())["models"][key]
     path = chapter_dir / entry.get("checkpoint", f"models/{key}.pt")

@@ -13,7 +13,7 @@ on top of the book's training core (:func:`roadlite.training.fit`):
 * the losses (:func:`dice_loss`, :func:`bce_loss`) and the paper's augmentation
   (:func:`polat_augmentation`: torchvision transforms v2 for flip and brightness, image by
   image, and a batched rotation and zoom with Keras' edge fill);
-* backbones: the one chapter 03_eca trained (:func:`chapter03_backbone`, offline), ImageNet's
+* backbones: the one chapter 03_eca trained (:func:`transferred_backbone`, offline), ImageNet's
   (:func:`imagenet_backbone`, needs internet) or none (random), and the three variants the
   chapter compares (:data:`VARIANTS`);
 * data: the binary task from chapter 01's manifest (:func:`binary_manifest`), Özgenel's
@@ -27,7 +27,7 @@ Label 1 is ``crack``, the positive class; label 0 is ``intact`` (no crack).
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,19 +40,25 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from roadlite.artifacts import atomic_path
+from roadlite import __version__
+from roadlite.artifacts import atomic_path, jsonable
 from roadlite.data import (
     CRACK_TYPES,
     DataError,
+    DataNotFoundError,
     detect_layout,
     load_split,
     normalize,
     pixel_key,
+    read_manifest,
+    resolve_data_root,
     scan_cfd,
     scan_deepcrack,
     scan_ozgenel,
 )
-from roadlite.models.checkpoint import read_checkpoint
+from roadlite.export import TFLiteModel, export_tflite
+from roadlite.imaging import png_bytes
+from roadlite.latency import benchmark_tflite
 from roadlite.models.mobilenet import mobilenet_v2
 
 __all__ = [
@@ -73,7 +79,6 @@ __all__ = [
     "binary_metrics",
     "build_classifier",
     "calibrate_batch_norm",
-    "chapter03_backbone",
     "count_trainable",
     "crack_logit",
     "crack_patches",
@@ -95,7 +100,6 @@ __all__ = [
     "plot_curves",
     "plot_examples",
     "plot_history",
-    "png_bytes",
     "polat_augmentation",
     "predict_proba",
     "read_mask_checked",
@@ -104,6 +108,7 @@ __all__ = [
     "select_variant",
     "tflite_probabilities",
     "torchvision_backbone",
+    "transferred_backbone",
     "variant_record",
 ]
 
@@ -293,25 +298,13 @@ def _features_state(state_dict: dict[str, torch.Tensor], where: str) -> dict[str
     return out
 
 
-def chapter03_backbone(chapter_dir: str | os.PathLike, key: str = "mobilenet_v2"
-                       ) -> dict[str, torch.Tensor]:
-    """The MobileNetV2 body chapter 03_eca trained, as a ``features`` state dict (offline).
-
-    Reads ``<chapter_dir>/metrics.json`` for the checkpoint of model ``key`` and returns its
-    ``features.*`` weights (the 4-class head is left behind). Chapter 10_crack_classifier.
-    """
-    chapter_dir = Path(chapter_dir)
-    metrics_path = chapter_dir / "metrics.json"
-    if not metrics_path.is_file():
-        raise FileNotFoundError(f"{metrics_path} does not exist: run chapter 03_eca first")
-    entry = json.loads(metrics_path.read_text()).get("models", {}).get(key)
-    if entry is None:
-        raise KeyError(f"{metrics_path} has no model {key!r}")
-    payload = read_checkpoint(chapter_dir / entry.get("checkpoint", f"models/{key}.pt"))
-    if payload["arch"] != "mobilenet_v2":
-        raise DataError(f"model {key!r} of {chapter_dir} is a {payload['arch']!r}, not the "
-                        f"plain mobilenet_v2 whose body the classifier takes")
-    return _features_state(payload["state_dict"], str(chapter_dir))
+def transferred_backbone(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The body of a trained MobileNetV2 (chapter 03_eca's ``mobilenet_v2``, loaded with
+    :meth:`roadlite.upstream.Upstream.load_model`) as a ``features`` state dict: the offline
+    stand-in for ImageNet's weights; the 4-class head is left behind. Chapter 10."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected the trained MobileNetV2 (an nn.Module), got {type(model)}")
+    return _features_state(model.state_dict(), type(model).__name__)
 
 
 def torchvision_backbone(tv_model: nn.Module) -> dict[str, torch.Tensor]:
@@ -340,8 +333,6 @@ def imagenet_backbone() -> dict[str, torch.Tensor]:
 def backbone_signature(state: dict[str, torch.Tensor]) -> str:
     """A short hash of a backbone's weights: part of the training fingerprint, so that a new
     chapter-03 backbone is never mistaken for the one a checkpoint was trained from."""
-    import hashlib
-
     h = hashlib.sha256()
     for k in sorted(state):
         h.update(k.encode())
@@ -411,11 +402,9 @@ def save_classifier(model: PolatClassifier, path: str | os.PathLike, meta: dict 
                     ) -> Path:
     """Save the classifier's weights, its dropout and ``meta`` atomically (Chapter
     10_crack_classifier); :func:`load_classifier` reads it back."""
-    from roadlite import __version__
-
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {"arch": ARCH, "state_dict": state, "dropout": float(model.head[0].p),
-               "frozen": model.frozen, "meta": json.loads(json.dumps(meta or {}, default=str)),
+               "frozen": model.frozen, "meta": jsonable(meta or {}),
                "roadlite_version": __version__}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -754,8 +743,6 @@ def select_variant(val_accuracy: dict[str, float]) -> str:
 def tflite_probabilities(path: str | os.PathLike, x: torch.Tensor, num_threads: int = 1
                          ) -> np.ndarray:
     """Crack probabilities of uint8 images from the classifier's ``.tflite`` file (LiteRT)."""
-    from roadlite.export import TFLiteModel
-
     logits = TFLiteModel(path, num_threads=num_threads).predict(normalize(x))
     return torch.sigmoid(torch.from_numpy(logits[:, 1] - logits[:, 0])).numpy()
 
@@ -764,23 +751,9 @@ def export_int8(model: nn.Module, path: str | os.PathLike, img_size: int, x_cali
                 ) -> Path:
     """Full-integer INT8 ``.tflite`` of the classifier, calibrated on uint8 images ``x_calib``
     (Chapter 10_crack_classifier; :func:`roadlite.export.export_tflite`)."""
-    from roadlite.export import export_tflite
-
     model = model.cpu().eval().to(memory_format=torch.contiguous_format)
     batches = [normalize(x_calib[i:i + 16]) for i in range(0, len(x_calib), 16)]
     return export_tflite(model, path, img_size, quantization="static", calibration=batches)
-
-
-def png_bytes(x: torch.Tensor, n: int = 8) -> list[bytes]:
-    """The first ``n`` uint8 images [N, 3, H, W] as PNG files in memory (latency inputs)."""
-    import io
-
-    out = []
-    for img in x[:n].permute(0, 2, 3, 1).numpy():
-        buf = io.BytesIO()
-        Image.fromarray(img).save(buf, "PNG")
-        out.append(buf.getvalue())
-    return out
 
 
 # --------------------------------------------------------------------------- the chapter's data
@@ -813,8 +786,6 @@ def load_task(manifest_path: str | os.PathLike | None, data_root: str | None, im
     manifest (``manifest_path``) as :func:`binary_manifest` makes it; otherwise Özgenel's
     folders at ``data_root`` (a folder or a registered data set's name) as
     :func:`ozgenel_manifest` splits them."""
-    from roadlite.data import read_manifest, resolve_data_root
-
     groups: list[list[str]] = []
     if data_root is None:
         df = binary_manifest(read_manifest(manifest_path), seed=seed)
@@ -837,8 +808,6 @@ def load_patch_sets(names: Sequence[str], patch_size: int, img_size: int, max_pe
     """Crack / no-crack patches of each segmentation set in ``names`` (folders or registered
     names such as ``deepcrack``, ``cfd``), and why a set was skipped (not found) (Chapter
     10_crack_classifier). A set that is found but broken raises."""
-    from roadlite.data import DataNotFoundError, resolve_data_root
-
     sets, skipped = {}, {}
     for name in names:
         try:
@@ -946,15 +915,13 @@ def deployment_table(model: nn.Module, out_path: str | os.PathLike, img_size: in
     Returns ({name: size, inference and end-to-end medians, and for the classifier its test
     accuracy and its agreement with PyTorch}, the INT8 model's :func:`binary_metrics`).
     """
-    from roadlite.latency import benchmark_tflite
-
     prob_torch = predict_proba(model, x_test)
     path = export_int8(model, out_path, img_size, x_calib)
     prob_int8 = tflite_probabilities(path, x_test, num_threads=num_threads)
     int8 = binary_metrics(y_test, prob_int8)
     name = "crack classifier, INT8"
     files = {name: Path(path), **{k: Path(v) for k, v in references.items()}}
-    images = png_bytes(x_test)
+    images = [png_bytes(img) for img in x_test[:8]]  # latency inputs: PNG files in memory
     table: dict[str, dict] = {}
     for key, f in files.items():
         if not f.is_file():

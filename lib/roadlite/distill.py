@@ -1,7 +1,12 @@
 """Sparse knowledge distillation, MobiLiteNet's third compression step (Chapter 05_distillation).
 
-A large *teacher* (ResNet-18) guides a small *student* (Model 2) through its softened output
-distribution. With logits z_s (student), z_t (teacher), labels y and temperature T, the loss is
+A large *teacher* (the paper's "ResNet"; ResNet-18 in the authors' code) guides a small
+*student* (Model 2) through its softened output distribution. With logits z_s (student), z_t
+(teacher), labels y and temperature T, the paper's loss (its Eqs. 2-5) is the unweighted sum
+
+    L = T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + CE(z_s, y) + lambda * sum |theta|
+
+The authors' code, and this module, weight the first two terms with alpha:
 
     L = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))      (soft, "dark knowledge")
         + (1 - alpha) * CE(z_s, y)                                   (hard labels)
@@ -111,17 +116,20 @@ def sparse_kd_loss(
     params: Iterable[torch.Tensor] | None = None,
     return_parts: bool = False,
 ) -> torch.Tensor | KDLossParts:
-    """MobiLiteNet's sparse KD loss (Chapter 05_distillation).
+    """MobiLiteNet's sparse KD loss in the alpha-weighted form of the authors' code
+    (Chapter 05_distillation).
 
     L = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE(z_s, y)
-    + lambda * sum |theta|, where the KL divergence is summed over the classes and averaged over
+    + lambda * sum |theta|. The paper's Eq. 5 has no alpha: L_soft + L_hard + lambda * ||theta||_1,
+    with L_soft = T^2 * KL (its Eq. 2) and L_hard = CE (its Eq. 3); alpha = 0.5 gives half of its
+    first two terms. Here the KL divergence is summed over the classes and averaged over
     the batch ("batchmean"), CE is averaged over the batch and the L1 sum runs over ``params``
-    (``lam`` is lambda; the authors use all student parameters, ``student.parameters()``).
+    (``lam`` is lambda; the authors' code uses all student parameters, ``student.parameters()``).
 
     ``student_logits`` and ``teacher_logits`` are [N, K]; ``y`` holds N class indices. The
     teacher's logits are a fixed target: they are detached, so no gradient reaches the teacher.
     ``params=None`` or ``lam == 0`` means no L1 term. Defaults T = 4, alpha = 0.5,
-    lambda = 1e-5 are the authors'. Returns the total loss, or a :class:`KDLossParts` with
+    lambda = 1e-5 are the authors' code's. Returns the total loss, or a :class:`KDLossParts` with
     ``return_parts=True``. Raises ``ValueError`` for T <= 0, alpha outside [0, 1], lam < 0 or
     logits of different shapes.
     """

@@ -2,7 +2,8 @@
 
 ``img_size`` is an int (square) or ``(height, width)`` everywhere in the book; :func:`image_hw`
 reads it. :func:`png_bytes` encodes an 8-bit image (chapter 01's generator, chapter 02's
-synthetic images, chapter 08's random inputs).
+synthetic images, chapter 08's random inputs). :data:`GAN_SIZES` lists the image sizes chapter
+02's GAN can make.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+#: The image sizes chapter 02's generator and critic can be built for (powers of two, 16 to
+#: 256): :data:`roadlite.gan.VALID_SIZES`. Kept here, below both :mod:`roadlite.gan` and
+#: :mod:`roadlite.params`, so that checking a profile's ``gan_size`` does not import torch.
+GAN_SIZES = (16, 32, 64, 128, 256)
 
 
 def image_hw(img_size: int | Sequence[int]) -> tuple[int, int]:

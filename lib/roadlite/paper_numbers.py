@@ -3,21 +3,25 @@
 Sources: Hu et al., "Lightweight deep learning for real-time road distress detection on mobile
 devices" (MobiLiteNet), Nat. Commun. 16:4212 (2025): the text of its Results that describes
 Fig. 5b (ablation: accuracy, parameters, size), Fig. 6b (processing times on a Huawei P40 and a
-Meta Quest 3) and Fig. 7b (field tests). Where the paper rounds a parameter count (Model 2:
-"0.996 million"), the exact count of the authors' released code stands in; where the paper gives
-no number, the value is ``None`` or a comment says where it comes from. These are facts quoted
-from the paper, never results of this book: every number of *ours* comes from a ``metrics.json``.
+Meta Quest 3) and Fig. 7b (field tests); the exact parameter counts of the baseline and of the
+final model are in the text on Fig. 4 ("from 2,228,996 to 498,283 parameters"). Where the paper
+gives a parameter count only in words or rounded (Models 1 to 4), ``params`` holds a
+stand-in and ``params_from`` says what the paper says and where the number comes from: for
+Models 2 and 3, our count of the architecture in the authors' released code. Where the paper
+gives no number, the value is ``None``. Apart from those stand-ins, these are facts quoted from
+the paper, never results of this book: every number of *ours* comes from a ``metrics.json``.
 Accuracies are the paper's mean ± std on its held-out test photos; the paper does not say over
 how many runs.
 """
 
 from __future__ import annotations
 
-MOBILITENET_SOURCE = "Hu et al., Nat. Commun. 16:4212 (2025), Results text on Figs. 5b and 6b"
+MOBILITENET_SOURCE = "Hu et al., Nat. Commun. 16:4212 (2025), Results text on Figs. 4, 5b and 6b"
 
 # model key -> accuracy mean / std (%), parameters, file size (MB) (Fig. 5b), end-to-end
 # processing time on the Huawei P40 phone / Meta Quest 3 headset (ms, Fig. 6b; the text gives
-# them for ResNet, MobileNetV2 and Model 5 only).
+# them for ResNet, MobileNetV2 and Model 5 only). ``params_from`` (where present): the paper's
+# words on that count and the origin of the number in ``params``, for the pages to show.
 MOBILITENET: dict[str, dict] = {
     # params: the paper gives no count, only "over 11 million" (and "ResNet", not which one).
     "resnet18": {"accuracy": 98.02, "accuracy_std": 0.20,
@@ -26,19 +30,34 @@ MOBILITENET: dict[str, dict] = {
     "mobilenet_v2": {"accuracy": 94.09, "accuracy_std": 0.41,
                      "params": 2_228_996, "size_mb": 8.9, "latency_ms_phone": 122.3,
                      "latency_ms_headset": 288.9},
-    # params: the paper's "without increasing the parameter count"; no size given.
+    # params: the paper gives no number, only "without increasing the parameter count": the
+    # baseline's 2,228,996 stands in (the authors' code's Model 1 has 2,019,966, our count).
+    # No size given.
     "model1_eca": {"accuracy": 96.10, "accuracy_std": 0.34,
-                   "params": 2_228_996, "size_mb": None},
-    # params: the paper says "0.996 million"; 996,310 is the authors' code's count.
+                   "params": 2_228_996, "size_mb": None,
+                   "params_from": "the baseline's count stands in: for Model 1 the paper says "
+                                  "only \"without increasing the parameter count\""},
+    # params: the paper says "0.996 million"; 996,310 is our count of the authors' code's
+    # Model 2 architecture.
     "model2_refined": {"accuracy": 93.43,
-                       "accuracy_std": 0.38, "params": 996_310, "size_mb": 4.0},
-    # params: the paper's "maintaining the reduced parameter count"; it gives no size for
-    # Model 3 (Model 2's 4.0 MB is the nearest).
+                       "accuracy_std": 0.38, "params": 996_310, "size_mb": 4.0,
+                       "params_from": "our count of the authors' code's Model 2 architecture; "
+                                      "the paper says \"0.996 million\""},
+    # params: the paper's "maintaining the reduced parameter count", i.e. Model 2's, so our
+    # count 996,310 stands in; it gives no size for Model 3 (Model 2's 4.0 MB is the nearest).
     "model3_kd": {"accuracy": 97.15, "accuracy_std": 0.29,
-                  "params": 996_310, "size_mb": None},
+                  "params": 996_310, "size_mb": None,
+                  "params_from": "our count of the authors' code's Model 2 architecture; for "
+                                 "Model 3 the paper says \"maintaining the reduced parameter "
+                                 "count\" (Model 2's \"0.996 million\")"},
+    # params: Fig. 5b's text says "0.498 million"; 498,283 is the final model's exact count from
+    # the text on Fig. 4, which quantization (Model 5) does not change.
     "model4_pruned": {"accuracy": 96.76, "accuracy_std": 0.26,
-                      "params": 498_283, "size_mb": 2.0},
-    # params: quantization keeps Model 4's count (the paper gives none for Model 5).
+                      "params": 498_283, "size_mb": 2.0,
+                      "params_from": "the paper's exact count of the final model stands in: for "
+                                     "Model 4 it says \"0.498 million\""},
+    # params: the text on Fig. 4 gives 498,283 for the final model (its 96.38 % is Model 5's);
+    # Fig. 5b's text gives Model 5 none. Quantization keeps Model 4's count.
     "model5_int8": {"accuracy": 96.38, "accuracy_std": 0.15,
                     "params": 498_283, "size_mb": 0.6, "latency_ms_phone": 34.5,
                     "latency_ms_headset": 40.1},

@@ -18,17 +18,20 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import shlex
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
 
 from roadlite import book
-from roadlite.data.locate import resolve_data_root
+from roadlite.data.download import DATASETS
+from roadlite.data.locate import DataNotFoundError, resolve_data_root
 from roadlite.data.validate import DataError
+from roadlite.imaging import GAN_SIZES
 from roadlite.paths import artifact_dir, repo_root
 
 
@@ -137,7 +140,8 @@ TRAINING: dict[str, Param] = {
     "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
     "scheduler": Param(str, "learning-rate schedule (authors' code: plateau on val accuracy)",
                        choices=("plateau", "cosine", "none")),
-    "plateau_patience": Param(int, "epochs without improvement before the LR drops",
+    "plateau_patience": Param(int, "epochs without improvement tolerated before the LR drops "
+                              "(PyTorch's count: it drops after patience + 1)",
                               min=0, max=100),
     "warmup_epochs": Param(int, "epochs of linear learning-rate warm-up", min=0, max=100),
     "augment": Param(bool, "random flips during training (the authors' code: none)"),
@@ -151,20 +155,14 @@ TRAIN_DATA = {"train_data": Param(str, "training images: 'original' (chapter 01)
 
 
 def _gan_size(v: Any) -> str | None:
-    from roadlite.gan import VALID_SIZES  # noqa: PLC0415 (checked against gan in a test)
-
-    return None if v in VALID_SIZES else (
-        f"cannot be produced by the generator; it makes {list(VALID_SIZES)} pixels")
+    return None if v in GAN_SIZES else (
+        f"cannot be produced by the generator; it makes {list(GAN_SIZES)} pixels")
 
 
 def _folder_or_dataset(v: Any) -> str | None:
     """Chapter 10_crack_classifier: a folder, or a registered data set's name (``data/<name>``
     or ``<name>``, :data:`roadlite.data.DATASETS`). A registered set that is not downloaded
     passes here; the chapter says where to get it (or skips it) when it runs."""
-    from pathlib import PurePath
-
-    from roadlite.data import DATASETS, DataNotFoundError
-
     try:
         resolve_data_root(v)
     except DataNotFoundError:
@@ -532,8 +530,6 @@ def require_upstream(chapter: str, params: Mapping[str, Any]) -> None:
 
 
 def _shell_word(text: str) -> str:
-    import shlex
-
     return shlex.quote(text)
 
 

@@ -51,6 +51,7 @@ from roadlite.params import (
     resolve_params,
 )
 from roadlite.paths import artifact_dir, repo_root
+from roadlite.results import render_results_page
 
 BOOK_STAGE = Path("book") / "_chapters"
 
@@ -196,8 +197,6 @@ def stage_book(profile: str, artifacts_root: str | None = None, stage: Path | No
                ) -> Path:
     """Copy the executed notebooks of ``profile`` into ``book/_chapters/`` and write the results
     page. A chapter that did not run gets a page saying so (never an empty or zero result)."""
-    from roadlite.results import render_results_page
-
     a_root = artifacts_root or os.environ.get("ROADLITE_ARTIFACTS", "artifacts")
     stage = Path(stage) if stage is not None else repo_root() / BOOK_STAGE
     if stage.exists():

@@ -46,6 +46,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from roadlite.imaging import image_hw
 from roadlite.models.eca import ECA
 from roadlite.models.layer_plan import layer_plan, sync_block_attributes
 from roadlite.models.mobilenet import MobileNetV2
@@ -85,13 +86,16 @@ def _is_int(v: Any) -> bool:
 
 
 def _check_img_size(img_size: Any) -> tuple[int, int]:
+    """:func:`roadlite.imaging.image_hw` of a checked ``img_size``: image_hw converts without
+    checking, so a bad size (0, negative, a float, not a pair) is refused here first with a
+    ValueError naming it."""
     try:
         hw = (img_size, img_size) if _is_int(img_size) else tuple(img_size)
     except TypeError:
         hw = ()
     if len(hw) != 2 or not all(_is_int(v) and v > 0 for v in hw):
         raise ValueError(f"img_size must be a positive int or (height, width), got {img_size!r}")
-    return int(hw[0]), int(hw[1])
+    return image_hw(hw)
 
 
 def expected_param_fraction(ratio: float) -> float:

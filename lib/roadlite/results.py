@@ -13,7 +13,14 @@ import math
 from typing import Any
 
 from roadlite.book import MODELS, PEERS, PEERS_INT8, SLUGS
-from roadlite.paper_numbers import MOBILITENET, MOBILITENET_SOURCE
+from roadlite.paper_numbers import (
+    LR_CRACKNET,
+    LR_CRACKNET_SOURCE,
+    MOBILITENET,
+    MOBILITENET_SOURCE,
+    POLAT,
+    POLAT_SOURCE,
+)
 from roadlite.paths import artifact_dir
 
 MISSING = "*not run*"
@@ -118,16 +125,21 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
         "",
     ]
     rows = []
+    notes: dict[str, str] = {}  # params_from text -> its marker (a), (b), ...
     for entry in MODELS:
         key, paper = entry.key, MOBILITENET[entry.key]
+        paper_params = (paper.get("params_text", "–") if paper["params"] is None
+                        else f"{paper['params']:,}")
+        if paper.get("params_from"):
+            mark = notes.setdefault(paper["params_from"], f"({chr(ord('a') + len(notes))})")
+            paper_params += f" {mark}"
         chapter, m = models.get(key, (None, {}))
         acc = m.get("accuracy")
         rows.append([
             entry.label,
             f"{paper['accuracy']:.2f} ± {paper['accuracy_std']:.2f}",
             _fmt(acc, "pct"),
-            (paper.get("params_text", "–") if paper["params"] is None
-             else f"{paper['params']:,}"),
+            paper_params,
             _fmt(m.get("params"), "int"),
             "–" if paper.get("size_mb") is None else f"{paper['size_mb']}",
             _fmt(m.get("tflite_size_bytes"), "mb"),
@@ -143,9 +155,12 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
               "with one seed; the paper's are mean ± std on its held-out real test photos (the "
               "fifth of its 2,873 photos kept out of the GAN augmentation), at 512 px, over a "
               "number of runs it does not state. Compare the direction of each step, not the "
-              "level. The paper gives ResNet's parameters only as \"over 11 million\": its "
-              "*paper params* entry is the count of ResNet-18 with a 4-class head, the teacher "
-              "of the authors' code. The paper gives no size for Models 1 and 3.",
+              "level. The paper gives ResNet's parameters only as \"over 11 million\", which is "
+              "what its *paper params* entry shows. The paper prints exact parameter counts "
+              "only for the baseline and the final model (\"from 2,228,996 to 498,283\"); "
+              "the marked *paper params* entries are not the paper's counts for that model: "
+              + "; ".join(f"{mark} {text}" for text, mark in notes.items())
+              + ". The paper gives no size for Models 1 and 3.",
               ""]
     parts += _headlines(found)
     parts += ["", *peers_section(found, models)]
@@ -228,8 +243,6 @@ def peers_section(found: dict[str, dict[str, Any]],
 def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown lines of the Polat et al. section (Chapter 10_crack_classifier): the paper's
     Table 3 and text beside this run's ``metrics.json``, or a line saying it did not run."""
-    from roadlite.paper_numbers import POLAT, POLAT_SOURCE
-
     out = ["## Polat et al.: crack / no crack with MobileNetV2 and Grad-CAM", ""]
     m = found.get("10_crack_classifier", {}).get("metrics")
     if not m:
@@ -275,8 +288,6 @@ def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
 def lr_cracknet_section(found: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown lines of the LR-CrackNet section (Chapter 11_crack_segmentation): the paper's
     Tables IV, II and VI beside this run's ``metrics.json``, or a line saying it did not run."""
-    from roadlite.paper_numbers import LR_CRACKNET, LR_CRACKNET_SOURCE
-
     out = ["## LR-CrackNet: pixel-wise cracks by self-derived distillation", ""]
     m = found.get("11_crack_segmentation", {}).get("metrics")
     if not m:

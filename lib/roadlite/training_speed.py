@@ -24,13 +24,14 @@ from collections.abc import Sequence
 import torch
 
 from roadlite.artifacts import atomic_write_json, machine_info
+from roadlite.data.synthetic import CLASSES_5, CONDITIONS, generate_sample
+from roadlite.models import build_model
 from roadlite.paths import repo_root
+from roadlite.training import TrainConfig, fit
 
 
 def generator_images_per_s(size: int, n: int = 200, seed: int = 0) -> float:
     """Images/s of :func:`roadlite.data.synthetic.generate_sample` in one process."""
-    from roadlite.data.synthetic import CLASSES_5, CONDITIONS, generate_sample
-
     t0 = time.perf_counter()
     for i in range(n):
         generate_sample(CLASSES_5[i % len(CLASSES_5)], CONDITIONS[(i // 5) % 4], size, seed + i)
@@ -40,8 +41,6 @@ def generator_images_per_s(size: int, n: int = 200, seed: int = 0) -> float:
 def bare_images_per_s(model_name: str, size: int, batch: int, steps: int,
                       channels_last: bool = True) -> float:
     """Forward + backward + SGD step on one fixed batch: the model's own training speed."""
-    from roadlite.models import build_model
-
     torch.manual_seed(0)
     model = build_model(model_name, num_classes=4).train()
     x = torch.randn(batch, 3, size, size)
@@ -66,9 +65,6 @@ def loop_images_per_s(model_name: str, size: int, batch: int, steps: int,
                       channels_last: bool = True) -> float:
     """The book's :func:`fit` on random uint8 images: the second of two epochs of ``steps``
     batches (the first one warms up, as the bare measurement's warm-up steps do)."""
-    from roadlite.models import build_model
-    from roadlite.training import TrainConfig, fit
-
     torch.manual_seed(0)
     n = steps * batch
     x = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)

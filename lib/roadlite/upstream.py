@@ -1,4 +1,4 @@
-"""What a chapter reads from earlier chapters, found through the book's table (chapters 07-09).
+"""What a chapter reads from earlier chapters, found through the book's table (chapters 02-11).
 
 A downstream chapter names models by their key (``"model4_pruned"``); :mod:`roadlite.book` says
 which chapter made each, and this module reads that chapter's ``metrics.json``, checkpoint and
@@ -26,6 +26,11 @@ class Upstream:
         self.artifacts_root = params["artifacts_root"]
         self.profile = params["profile"]
         self._metrics: dict[str, dict] = {}
+
+    @classmethod
+    def at(cls, artifacts_root: str | Path, profile: str) -> Upstream:
+        """The chapters under ``artifacts_root/profile`` (without a chapter's parameters)."""
+        return cls({"artifacts_root": artifacts_root, "profile": profile})
 
     def dir(self, chapter: str) -> Path:
         book.chapter(chapter)  # an unknown chapter is an error
@@ -55,11 +60,14 @@ class Upstream:
         models = self.metrics("03_eca").get("models") or {}
         return [m.key for m in book.PEERS if m.key in models]
 
-    def load_model(self, key: str, num_classes: int):
-        """The trained PyTorch model ``key`` (pruned networks rebuilt from their plan)."""
+    def load_model(self, key: str, num_classes: int | None = None):
+        """The trained PyTorch model ``key`` (pruned networks rebuilt from their plan); the
+        number of classes defaults to that of the chapter that made it."""
         m = book.model(key)
         if m.kind != "checkpoint":
             raise ValueError(f"model {key!r} exists only as a .tflite file of {m.chapter}")
+        if num_classes is None:
+            num_classes = len(self.metrics(m.chapter)["classes"])
         return load_chapter_model(self.dir(m.chapter), key, num_classes)
 
     def load_models(self, keys: Iterable[str], num_classes: int) -> dict[str, Any]:
@@ -69,6 +77,16 @@ class Upstream:
         """Model ``key``'s ``.tflite`` file, as chapter 07 exported it."""
         entry = self.metrics("07_quantization")["models"][key]
         return self.dir("07_quantization") / entry["tflite_file"]
+
+    def own_tflite_path(self, key: str) -> Path:
+        """The float32 ``.tflite`` that model ``key``'s own chapter exported (chapter 03 exports
+        its networks as ``tflite/<key>.tflite``), for chapters that do not read chapter 07."""
+        m = book.model(key)
+        path = self.dir(m.chapter) / "tflite" / f"{key}.tflite"
+        if key not in (self.metrics(m.chapter).get("models") or {}) or not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: chapter {m.chapter} did not export "
+                                    f"model {key!r} (its export_tflite parameter)")
+        return path
 
     def predictions(self, key: str) -> dict[str, np.ndarray]:
         """Model ``key``'s saved test predictions (``y_true``, ``logits``, ``classes``).

@@ -35,10 +35,21 @@ import threading
 import urllib.parse
 import zipfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .checksums import ChecksumError, Entry, check_files, has_checksums, load_checksums
+from roadlite.paths import repo_root
+
+from . import real
+from .checksums import (
+    ChecksumError,
+    Entry,
+    check_files,
+    has_checksums,
+    load_checksums,
+    verify_files,
+)
 from .validate import DataError
 
 __all__ = [
@@ -120,6 +131,7 @@ class DatasetInfo:
 _MOBILITENET_COMMIT = "2eb1d095247f3da9d585ca5ca001ea9816d8002d"
 _DEEPCRACK_COMMIT = "8202a60701068645c883ed68b95fd3f30914d90c"
 _CFD_COMMIT = "ed57c2d96754e6c7d105805cd29aeeb3a799f267"
+_OZGENEL_SUBSET_COMMIT = "66b19abb5d28d764d39f1d5a0b678fb793bbbed9"
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
@@ -225,6 +237,27 @@ DATASETS: dict[str, DatasetInfo] = {
             "qimr); figshare https://doi.org/10.6084/m9.figshare.28404875 (the paper's DOI). "
             "Its 120-image demo subset downloads as mobilitenet-demo.",
             scanner="scan_imagefolder",
+        ),
+        DatasetInfo(
+            name="ozgenel-subset",
+            task="crack / no-crack classification",
+            urls=(
+                "https://raw.githubusercontent.com/Smalleaves123/CrackCV/"
+                f"{_OZGENEL_SUBSET_COMMIT}/dataset/",
+            ),
+            sha256=(None,),  # per file: manifests/ozgenel-subset.sha256
+            method="files",
+            files=("Positive/*.jpg", "Negative/*.jpg"),
+            layout="Positive/*.jpg + Negative/*.jpg, 350 each, 227x227 (scan_ozgenel); the first "
+            "350 file names of each class of Özgenel's 40,000, with 11 byte-identical pairs",
+            licence="CC BY 4.0 (Özgenel's Mendeley listing); the copying repository states none",
+            instructions="A 700-image subset of Özgenel's set in the repository "
+            f"Smalleaves123/CrackCV (commit {_OZGENEL_SUBSET_COMMIT[:7]}), folder dataset/; "
+            "download its Positive/ and Negative/ folders into the data set folder.",
+            scanner="scan_ozgenel",
+            shared_folder="concrete_crack_ozgenel_subset",
+            homepage="https://github.com/Smalleaves123/CrackCV/tree/"
+            f"{_OZGENEL_SUBSET_COMMIT}/dataset",
         ),
         DatasetInfo(
             name="ozgenel-40k",
@@ -357,8 +390,6 @@ def _filename_from_url(url: str) -> str:
 def default_dest(name: str) -> Path:
     """Where ``roadlite download NAME`` puts a data set: ``<repository>/data/<name>``, the
     folder :func:`roadlite.data.locate.resolve_data_root` looks in first."""
-    from roadlite.paths import repo_root
-
     return repo_root() / "data" / name
 
 
@@ -579,8 +610,6 @@ def _fetch_files(info: DatasetInfo, entries: list[Entry], folder: Path, progress
                  timeout: float, workers: int = 8) -> None:
     """Fetch every byte-checked file of the list from ``info.urls[0] + path`` with a pooch
     registry of the known hashes (files already there and matching are not fetched again)."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
     import pooch
     import requests
     from tqdm import tqdm
@@ -725,8 +754,6 @@ def fetch_dataset(
     if info.method == "files" and entries is None:
         raise DataError(f"{name}: a per-file data set needs a checksum list (manifests/)")
     if entries is not None and folder.is_dir():
-        from .checksums import verify_files
-
         if not verify_files(folder, entries):
             return folder  # complete and verified: nothing to download
     if entries is None and None in info.sha256 and not allow_unknown_checksum:
@@ -750,8 +777,6 @@ def fetch_dataset(
         _remove_empty_folders(folder, existed)
         raise
     if info.prepare:  # files derived here (CFD's masks_png/): made afresh
-        from . import real
-
         getattr(real, info.prepare)(folder, overwrite=True)
     if entries is not None:
         try:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePath
 
+from roadlite.paths import repo_root
+
+from .download import DATASETS
 from .validate import DataError
 
 
@@ -23,8 +26,6 @@ class DataNotFoundError(DataError):
 
 
 def _registered(name: str):
-    from .download import DATASETS
-
     for info in DATASETS.values():
         if name in (info.name, info.shared_folder):
             return info
@@ -38,8 +39,6 @@ def resolve_data_root(value: str | os.PathLike, root: str | os.PathLike | None =
     copies are looked for in ``<root>/../shared/data``. Returns an absolute path.
     """
     if root is None:
-        from roadlite.paths import repo_root
-
         root = repo_root()
     root = Path(root).resolve()
     text = os.fspath(value)

@@ -18,6 +18,7 @@ Known layouts (:func:`scan_dataset` tells them apart):
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import os
@@ -26,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roadlite.artifacts import atomic_path
+from roadlite.artifacts import atomic_write_bytes
+from roadlite.imaging import png_bytes
 
 from .manifest import COLUMNS, read_manifest, sha256_file
 from .validate import DataError
@@ -115,8 +117,6 @@ def pixel_key(path: str | os.PathLike) -> str:
     set has one such pair besides its byte-identical ones). Falls back to the file hash when
     the image does not decode (validation reports that file later).
     """
-    import hashlib
-
     from PIL import Image
 
     try:
@@ -366,7 +366,6 @@ def prepare_cfd_masks(root: str | os.PathLike, overwrite: bool = False) -> int:
 
     Chapter 01_dataset. ``Segmentation == 2`` is crack. Returns the number of masks written.
     """
-    from PIL import Image
     from scipy.io import loadmat
 
     root = Path(root)
@@ -382,8 +381,7 @@ def prepare_cfd_masks(root: str | os.PathLike, overwrite: bool = False) -> int:
             continue
         seg = loadmat(mat)["groundTruth"][0, 0]["Segmentation"]
         mask = (np.asarray(seg) == 2).astype(np.uint8) * 255
-        with atomic_path(dest) as tmp:
-            Image.fromarray(mask).save(tmp, format="PNG")
+        atomic_write_bytes(dest, png_bytes(mask), fsync=False)
         written += 1
     return written
 

@@ -31,12 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.signal import lfilter
 from scipy.spatial import Voronoi
 
 from roadlite.artifacts import atomic_write_bytes
 from roadlite.imaging import png_bytes
+
+from .manifest import COLUMNS, write_manifest
 
 CLASSES_4 = ("alligator", "broken_marking", "longitudinal", "transverse")
 CLASSES_5 = CLASSES_4 + ("intact",)
@@ -743,10 +746,7 @@ def generate_dataset(
     Conditions cycle with the index, so they are balanced within each class and split. Returns
     the manifest as a DataFrame (absolute paths).
     """
-    import pandas as pd
     from tqdm import tqdm
-
-    from .manifest import COLUMNS, write_manifest
 
     if n_per_class is None:
         n_per_class = {"train": 100, "val": 25, "test": 25}

@@ -150,6 +150,7 @@ def _likely(got: Any, mistakes: list[Mistake], inputs: Sequence[Any],
         return ""
     if len(here) > 1 and others is not None:
         pairs = others()
+        consistent = []
         for description, wrong in here:
             ok = True
             for args, result in pairs:
@@ -160,8 +161,10 @@ def _likely(got: Any, mistakes: list[Mistake], inputs: Sequence[Any],
                 if not ok:
                     break
             if ok:
-                return f" Likely mistake: {description}."
-    return f" Likely mistake: {here[0][0]}."
+                consistent.append((description, wrong))
+        # Two mistakes that agree on every case are the same function written two ways: name both.
+        here = consistent or here[:1]
+    return " Likely mistake: " + "; or: ".join(d for d, _ in here) + "."
 
 
 def _deviation(g: np.ndarray, e: np.ndarray, atol: float, rtol: float) -> str:

@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from roadlite.artifacts import atomic_path
 from roadlite.data.loading import load_split
+from roadlite.data.manifest import COLUMNS
 from roadlite.imaging import png_bytes
 from roadlite.training import FitResult, TrainConfig, fit
 
@@ -40,10 +42,6 @@ def write_augmented_set(out_dir: str | Path, real_manifest_df: Any,
     one row per synthetic image with ``condition="synthetic"``, an empty ``mask_path`` and the
     absolute ``path``. Pass it to ``roadlite.data.manifest.write_manifest`` to save it.
     """
-    import pandas as pd
-
-    from roadlite.data.manifest import COLUMNS
-
     out_dir = Path(out_dir)
     imgs = synthetic_images
     if imgs.dtype != torch.uint8 or imgs.dim() != 4 or imgs.shape[1] != 3:

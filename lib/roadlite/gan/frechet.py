@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from roadlite.training import normalize
+
 from .networks import resize_uint8
 
 # ---------------------------------------------------------------------------------------------
@@ -78,8 +80,6 @@ def classifier_features(model: nn.Module, x_uint8: torch.Tensor, img_size: int,
     (1280 values for MobileNetV2, 640 for the refined Model 2); for a ResNet (``.fc``) the input
     of ``fc``. Returns float32 ``[N, D]`` on the CPU.
     """
-    from roadlite.training import normalize
-
     hook_out: list[torch.Tensor] = []
     handle = None
     if hasattr(model, "features"):

@@ -12,8 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: The image sizes the generator and critic can be built for (powers of two, 16 to 256).
-VALID_SIZES = (16, 32, 64, 128, 256)
+from roadlite.imaging import GAN_SIZES
+
+#: The image sizes the generator and critic can be built for (powers of two, 16 to 256; the
+#: one list is :data:`roadlite.imaging.GAN_SIZES`, which the parameter checks read torch-free).
+VALID_SIZES = GAN_SIZES
 #: Gulrajani et al.'s defaults: lambda, n_critic, Adam (alpha, beta1, beta2).
 LAMBDA_GP = 10.0
 N_CRITIC = 5

@@ -6,9 +6,14 @@ depthwise convolution with stride s, and a 1x1 linear projection to c channels (
 it). A stage of the network is one row (t, c, n, s) of the *inverted residual setting*: n blocks
 with c output channels, the first of them with stride s, the others with stride 1.
 
-MobiLiteNet (Hu et al., 2025) adds an ECA layer to the output of every stride-1 block (Model 1)
-and then cuts the repeats n from (1, 2, 3, 4, 3, 3, 1) to (1, 1, 1, 2, 1, 1, 1) with a 24-channel
-stem and a 640-channel head ("structural refinement", Model 2).
+MobiLiteNet (Hu et al., 2025) adds ECA to MobileNetV2 (Model 1) and then applies "structural
+refinement" (Model 2), in the paper's words "reducing the number of bottleneck repetitions and
+adjusting the input-output channel dimensions"; its text says neither where the ECA layers go nor
+which settings it uses. The exact settings here come from the authors' released code: an ECA
+layer on the output of every stride-1 block, and for Model 2 the repeats n cut from
+(1, 2, 3, 4, 3, 3, 1) to (1, 1, 1, 2, 1, 1, 1) with a 24-channel stem and a 640-channel head (the
+code's Model 1 already has that stem and head; :func:`eca_mobilenet_v2` keeps the baseline's by
+default).
 
 The module layout follows torchvision's MobileNetV2 so that the usual tools find their layers:
 ``model.features`` is ``Sequential(stem, block_1, ..., block_N, head)``, ``model.features[-1]`` is
@@ -196,7 +201,8 @@ def mobilenet_v2(num_classes: int = 4, dropout: float = 0.2) -> MobileNetV2:
 def eca_mobilenet_v2(
     num_classes: int = 4, variant: str = "paper", dropout: float = 0.2
 ) -> MobileNetV2:
-    """Model 1 of MobiLiteNet, MobileNetV2 + ECA on every stride-1 block (Chapter 03_eca).
+    """Model 1 of MobiLiteNet, MobileNetV2 + ECA (Chapter 03_eca), on every stride-1 block as in
+    the authors' code.
 
     ``variant="paper"``: the baseline plus ECA, as the paper describes it (a gain "without increasing
     the parameter count"; in fact + sum(k + 1) over the 13 stride-1 blocks = 58 parameters:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,10 @@ from torch import nn
 from roadlite.artifacts import atomic_path
 from roadlite.data.errors import DataError
 from roadlite.data.loading import normalize
+from roadlite.data.locate import resolve_data_root
+from roadlite.data.manifest import read_manifest
+from roadlite.data.real import detect_layout, scan_dataset
+from roadlite.data.validate import validate_manifest
 from roadlite.imaging import image_hw
 from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
 
@@ -130,11 +136,6 @@ def deepcrack_split(df: pd.DataFrame, seed: int = 0, n_val: int = 90) -> tuple[p
     finds the images train / val share with test -- DeepCrack's 10 shared pictures -- and the
     train / val copies leave training (the test split keeps its 237 images). Returns the manifest
     and the removed (train / val path, test twin) pairs."""
-    import re
-    import tempfile
-
-    from roadlite.data.validate import validate_manifest
-
     df = df.copy().reset_index(drop=True)
     pool = df.index[df["split"].isin(("train", "val"))].tolist()
     rng = np.random.default_rng(seed)
@@ -381,10 +382,6 @@ def segmentation_manifest(data_root: str | None, upstream_manifest: str | Path, 
     (:func:`deepcrack_split`: ``n_val`` of the training images to validation); other layouts
     keep their scanner's seeded split.
     """
-    from roadlite.data.locate import resolve_data_root
-    from roadlite.data.manifest import read_manifest
-    from roadlite.data.real import detect_layout, scan_dataset
-
     if data_root is None:
         df = crack_rows(read_manifest(upstream_manifest), include_intact)
         if df.empty or "mask_path" not in df or not (df["mask_path"] != "").any():

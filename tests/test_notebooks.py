@@ -95,3 +95,23 @@ def test_no_cell_holds_more_than_15_lines_of_logic(path):
             long.append(f"cell {i} ({source.splitlines()[0][:50]!r}...): {n} lines")
     assert not long, (f"{path.name}: cells with more than {MAX_LOGIC_LINES} lines of logic "
                       f"(move it into roadlite): " + "; ".join(long))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_imports_and_parameters_pass_the_parameter_check(path):
+    """Everything a chapter defines before ``validate_params`` (its imports, its parameters
+    cell) passes the check: an imported upper-case constant holding a plain value would be
+    taken for a misspelt papermill ``-p`` and stop the run."""
+    from roadlite.params import validate_params
+
+    ns: dict = {}
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        if "validate_params(" in src and "import" not in src:
+            break
+        exec(compile(src, f"{path.name}", "exec"), ns)  # imports and parameters only
+    else:
+        raise AssertionError(f"{path.name}: no cell calls validate_params")
+    validate_params(path.stem, ns, check_upstream=False)

@@ -146,6 +146,21 @@ def test_nan_is_rejected_before_anything_is_touched(chapter01):
     (d / "x.ipynb").unlink(missing_ok=True)
 
 
+def test_the_unfilled_student_edition_stops_at_its_first_exercise(chapter01, tmp_path):
+    """exercises/03_eca.ipynb as a student gets it, run for real on the smoke profile: it stops
+    at the first exercise with the checker's message, before any training."""
+    out = sh([str(VENV_BIN / "papermill"), "exercises/03_eca.ipynb", str(tmp_path / "o.ipynb"),
+              "-p", "profile", "smoke", "-p", "artifacts_root", str(chapter01)], check=False)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "eca_kernel_size" in text and "not implemented yet" in text
+    executed = json.loads((tmp_path / "o.ipynb").read_text())
+    ran = [c for c in executed["cells"] if c["cell_type"] == "code"
+           and c.get("execution_count") is not None]
+    assert not any("fit(" in "".join(c["source"]) for c in ran)  # stopped before training
+    assert not (chapter01 / "smoke" / "03_eca" / "metrics.json").exists()
+
+
 def test_a_second_run_stops_naming_the_holder_and_changes_nothing(chapter01):
     d = chapter01 / "smoke" / "01_dataset"
     before = (d / "metrics.json").read_bytes()

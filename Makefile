@@ -96,11 +96,17 @@ lint: | $(STAMP)
 unit: | $(STAMP)
 	$(PY) -m pytest -q -ra tests
 
-# The whole chain on the smoke profile into a temporary artifacts folder, then the book.
+# The whole chain on the smoke profile into a temporary artifacts folder, then the book; every
+# chapter with exercises must show them boxed, with the solution folded (sphinx-exercise).
 smoke: | $(STAMP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory book PROFILE=smoke ARTIFACTS=$$tmp/artifacts BUILD=$$tmp/build; \
-	test -s $$tmp/build/_build/html/index.html && test -s $$tmp/build/_build/html/book/_chapters/results.html
+	test -s $$tmp/build/_build/html/index.html && test -s $$tmp/build/_build/html/book/_chapters/results.html; \
+	for nb in $$(grep -l 'BEGIN SOLUTION' notebooks/*.ipynb); do \
+	  html=$$tmp/build/_build/html/book/_chapters/$$(basename $$nb .ipynb).html; \
+	  grep -q 'class="exercise admonition"' $$html && grep -q 'class="solution dropdown admonition"' $$html \
+	    || { echo "$$html: no exercise box or folded solution"; exit 1; }; \
+	done
 
 test: lint unit smoke
 

@@ -45,3 +45,11 @@ def test_main_writes_the_file(tmp_path, capsys):
     assert main(["--artifacts", str(tmp_path / "a"), "--profiles", "smoke",
                  "--output", str(out)]) == 0
     assert "do not edit by hand" in out.read_text() and "| 3 s |" in out.read_text()
+
+
+def test_a_run_with_uncommitted_changes_says_so():
+    from roadlite.timings import _short_commit
+
+    assert _short_commit("39810a90a2dcc3f3224a0dfcebcb374fa0b81b61") == "39810a9"
+    assert _short_commit("39810a90a2dcc3f3224a0dfcebcb374fa0b81b61-dirty") == (
+        "39810a9 (with uncommitted changes)")

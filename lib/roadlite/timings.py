@@ -63,6 +63,12 @@ def _machines(runs: Mapping[str, Mapping[str, Any]]) -> str:
     return "; ".join(seen)
 
 
+def _short_commit(commit: Any) -> str:
+    """``39810a9`` of a full hash; ``-dirty`` kept (the run had uncommitted changes)."""
+    text = str(commit)
+    return text[:7] + (" (with uncommitted changes)" if text.endswith("-dirty") else "")
+
+
 def _load(runs: Mapping[str, Mapping[str, Any]]) -> str:
     loads = [r["load_average"][1] for r in runs.values() if r.get("load_average")]
     if not loads:
@@ -100,7 +106,7 @@ def times_markdown(times: Mapping[str, Mapping[str, Mapping[str, Any]]],
                          f"was written; run `make chapters PROFILE={p}`, then `{command}`.")
             continue
         started = sorted(r["started_utc"] for r in runs.values() if r.get("started_utc"))
-        commits = sorted({str(r.get("git_commit"))[:7] for r in runs.values()})
+        commits = sorted({_short_commit(r.get("git_commit")) for r in runs.values()})
         when = f"{started[0][:16]} to {started[-1][:16]} UTC" if started else "unknown dates"
         lines.append(f"- `{p}`: {len(runs)} of {len(CHAPTERS)} chapters, started {when}, "
                      f"commit {', '.join(commits)}; {_machines(runs)}{_load(runs)}.")

@@ -299,18 +299,17 @@ def _features_state(state_dict: dict[str, torch.Tensor], where: str) -> dict[str
 
 
 def transferred_backbone(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The body of a trained MobileNetV2 (chapter 03_eca's ``mobilenet_v2``, loaded with
-    :meth:`roadlite.upstream.Upstream.load_model`) as a ``features`` state dict: the offline
-    stand-in for ImageNet's weights; the 4-class head is left behind. Chapter 10."""
+    """The body of a MobileNetV2 as a ``features`` state dict, the 4-class (or 1000-class) head
+    left behind (Chapter 10_crack_classifier): chapter 03_eca's trained ``mobilenet_v2`` (loaded
+    with :meth:`roadlite.upstream.Upstream.load_model`), the offline stand-in for ImageNet's
+    weights, or a torchvision ``mobilenet_v2`` (the layouts are the same)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected the trained MobileNetV2 (an nn.Module), got {type(model)}")
     return _features_state(model.state_dict(), type(model).__name__)
 
 
-def torchvision_backbone(tv_model: nn.Module) -> dict[str, torch.Tensor]:
-    """The body of a torchvision ``mobilenet_v2`` as a ``features`` state dict (the layouts
-    are the same; Chapter 10_crack_classifier)."""
-    return _features_state(tv_model.state_dict(), type(tv_model).__name__)
+# torchvision's MobileNetV2 has the book's layout: one function serves both.
+torchvision_backbone = transferred_backbone
 
 
 def imagenet_backbone() -> dict[str, torch.Tensor]:

@@ -7,6 +7,8 @@
 #   make nb NB=03_eca EPOCHS=5   rerun one chapter now, with parameter overrides
 #   make bench                benchmarks (generator, training loop vs bare model)
 #   make book PROFILE=paper   the full-scale profile (needs a GPU and a real dataset)
+#   make book SEEDS=3         also rerun the seeded chapters (03-07) with seeds 1 and 2; chapter
+#                             09 shows mean ± std over the seeds
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,7 +25,7 @@ BUILD ?= .
 # Command-line variables other than these are parameter overrides (EPOCHS=5 -> epochs=5). make
 # exports command-line variables, so the pipeline reads their values from the environment
 # (--from-env NAME ...): values with quotes or spaces arrive intact.
-NOT_OVERRIDES := PROFILE ARTIFACTS NB BUILD PYTHON
+NOT_OVERRIDES := PROFILE ARTIFACTS NB BUILD PYTHON SEEDS
 OVERRIDE_NAMES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
 	$(if $(filter $(v),$(NOT_OVERRIDES)),,$(v)))))
 # Shell quoting for a path or value that may hold an apostrophe.
@@ -41,6 +43,19 @@ $(CHAPTERS_MK): lib/roadlite/book.py
 LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
 A := $(ARTIFACTS)/$(PROFILE)
 NBOUT = $(A)/$(1)/$(1).ipynb
+# A seed run (make book SEEDS=N: seeds 1..N-1 beside the main run's seed 0) keeps its seeded
+# chapters in $(A)/seeds/<seed>/ and reads the others from the main run.
+SNBOUT = $(A)/seeds/$(1)/$(2)/$(2).ipynb
+SEEDS ?= 1
+ifeq ($(filter $(SEEDS),1 2 3 4 5 6 7 8 9 10),)
+$(error SEEDS=$(SEEDS): expected a number of seeds from 1 to 10)
+endif
+ifneq ($(SEEDS),1)
+ifneq ($(filter SEED,$(OVERRIDE_NAMES)),)
+$(error SEED and SEEDS together: a SEEDS run uses seeds 0..SEEDS-1)
+endif
+endif
+SEED_LIST := $(wordlist 2,$(SEEDS),0 1 2 3 4 5 6 7 8 9)
 include $(CHAPTERS_MK)
 # Overrides are a dependency too: a run with other overrides than the last one reruns the chapters.
 OVR := $(A)/.overrides
@@ -55,6 +70,13 @@ endif
 # book) pass every override to every chapter, which uses the ones it has.
 RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts "$$ROADLITE_ARTIFACTS" \
 	$(if $(OVERRIDE_NAMES),--from-env $(OVERRIDE_NAMES)) $(2)
+# The words a chapter gets besides the overrides: the number of seeds for chapter 09.
+EXTRA = $(if $(filter $(1),$(READS_SEEDS)),seeds=$(SEEDS))
+# The number of seeds is a dependency of the chapters that read the seed runs only.
+SEEDS_FILE := $(A)/.seeds
+ifneq ($(file <$(SEEDS_FILE)),$(SEEDS))
+$(file >$(SEEDS_FILE),$(SEEDS))
+endif
 
 .PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises times $(CHAPTERS)
 
@@ -73,13 +95,22 @@ $(STAMP): requirements/lock.txt pyproject.toml
 # Each chapter: its notebook, the profile, the overrides, lib/ and the chapters it reads.
 $(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)))
 $(foreach c,$(CHAPTERS),$(call NBOUT,$(c))):
-	$(call RUN,$(basename $(notdir $@)),--other-chapters-ok)
+	$(call RUN,$(basename $(notdir $@)) $(call EXTRA,$(basename $(notdir $@))),--other-chapters-ok)
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))
 chapters: $(foreach c,$(CHAPTERS),$(call NBOUT,$(c)))
 
+# The seed runs: every seeded chapter once per extra seed, with the same graph; chapter 09 reads
+# them all.
+define SEED_RULE
+$(call SNBOUT,$(1),$(2)): notebooks/$(2).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)
+	$$(call RUN,$(2) seed=$(1) seed_run=true,--other-chapters-ok)
+endef
+$(foreach k,$(SEED_LIST),$(eval $(call SEED_GRAPH,$(k)))$(foreach c,$(SEEDED),$(eval $(call SEED_RULE,$(k),$(c)))))
+$(foreach c,$(READS_SEEDS),$(eval $(call NBOUT,$(c)): $(SEEDS_FILE) $(foreach k,$(SEED_LIST),$(foreach s,$(SEEDED),$(call SNBOUT,$(k),$(s))))))
+
 nb: | $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make nb NB=03_eca [NAME=value ...]"; exit 2; }
-	$(call RUN,$(NB))
+	$(call RUN,$(NB) $(call EXTRA,$(NB)))
 
 # ---- the book ----------------------------------------------------------------------------
 book: chapters | $(STAMP)
@@ -96,12 +127,17 @@ lint: | $(STAMP)
 unit: | $(STAMP)
 	$(PY) -m pytest -q -ra tests
 
-# The whole chain on the smoke profile into a temporary artifacts folder, then the book; every
-# chapter with exercises must show them boxed, with the solution folded (sphinx-exercise).
+# The whole chain on the smoke profile into a temporary artifacts folder, with a second seed
+# of the seeded chapters, then the book; chapter 09 must have its mean ± std over the two seeds,
+# and every chapter with exercises must show them boxed, with the solution folded
+# (sphinx-exercise).
 smoke: | $(STAMP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(MAKE) --no-print-directory book PROFILE=smoke ARTIFACTS=$$tmp/artifacts BUILD=$$tmp/build; \
+	$(MAKE) --no-print-directory book PROFILE=smoke SEEDS=2 ARTIFACTS=$$tmp/artifacts BUILD=$$tmp/build; \
 	test -s $$tmp/build/_build/html/index.html && test -s $$tmp/build/_build/html/book/_chapters/results.html; \
+	$(PY) -c 'import json, sys; s = json.load(open(sys.argv[1]))["seed_ablation"]; \
+	  assert s["seeds"] == [0, 1] and s["models"]["model5_int8"]["n"] == 2, s' \
+	  $$tmp/artifacts/smoke/09_confusion/metrics.json; \
 	for nb in $$(grep -l 'BEGIN SOLUTION' notebooks/*.ipynb); do \
 	  html=$$tmp/build/_build/html/book/_chapters/$$(basename $$nb .ipynb).html; \
 	  grep -q 'class="exercise admonition"' $$html && grep -q 'class="solution dropdown admonition"' $$html \

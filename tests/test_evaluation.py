@@ -348,3 +348,44 @@ def test_recipe_vs_peers_verdicts_and_the_sentence():
     assert tie.iloc[0]["verdict"] == "tie"  # an exact tie dominates nothing
     assert not tie.iloc[0]["significant"]
     assert "no peers" in recipe_verdict(t.iloc[0:0])
+
+
+# ---- over seeds ----------------------------------------------------------------------------------
+
+def test_accuracies_over_seeds_and_the_seed_ablation_agree_with_numpy():
+    from roadlite.evaluation import accuracies_over_seeds, plot_seed_ablation, seed_ablation
+
+    y = np.array([0, 1, 2, 3] * 5)
+    rng = np.random.default_rng(0)
+
+    def loader(seed):
+        def load(key):
+            logits = rng.normal(size=(len(y), 4)) + 3 * np.eye(4)[y] * (key == "model5_int8")
+            return {"y_true": y, "logits": logits, "classes": ["a", "b", "c", "d"]}
+        return load
+
+    acc = accuracies_over_seeds(["mobilenet_v2", "model5_int8"], {s: loader(s) for s in (0, 1, 2)})
+    assert sorted(acc) == [0, 1, 2] and all(0 <= a <= 1 for d in acc.values() for a in d.values())
+    table, summary = seed_ablation(acc)
+    values = [acc[s]["model5_int8"] for s in (0, 1, 2)]
+    m5 = summary["models"]["model5_int8"]
+    assert m5["n"] == 3 and m5["values"] == values
+    assert m5["mean"] == pytest.approx(np.mean(values))
+    assert m5["std"] == pytest.approx(np.std(values, ddof=1))
+    row = table.loc["Model 5 (+INT8)"]
+    assert row["mean accuracy (%)"] == pytest.approx(100 * np.mean(values))
+    assert row["paper accuracy (%)"] == "96.38 ± 0.15"
+    assert row["per seed (%)"] == " / ".join(f"{100 * v:.1f}" for v in values)
+    assert summary["seeds"] == [0, 1, 2]
+    fig = plot_seed_ablation(summary)
+    assert len(fig.axes[0].get_xticklabels()) == 2
+
+
+def test_accuracies_over_seeds_refuses_runs_on_other_test_images():
+    from roadlite.evaluation import accuracies_over_seeds
+
+    def loader(y):
+        return lambda key: {"y_true": np.asarray(y), "logits": np.eye(2)[y], "classes": ["a", "b"]}
+
+    with pytest.raises(ValueError, match="seed 1's models were tested on other images"):
+        accuracies_over_seeds(["mobilenet_v2"], {0: loader([0, 1]), 1: loader([1, 0])})

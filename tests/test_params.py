@@ -170,3 +170,51 @@ def test_train_data_gan_needs_chapter_02(tmp_path):
         (tmp_path / "smoke" / up / "metrics.json").write_text("{}")
     with pytest.raises(UpstreamMissingError, match="02_gan"):
         validate_params("03_eca", good(tmp_path=tmp_path, train_data="gan"))
+
+
+# ---- seed runs (make book SEEDS=N) -------------------------------------------------------------
+
+def test_a_seed_run_keeps_its_seeded_chapters_apart_and_reads_the_data_of_the_main_run(tmp_path):
+    from roadlite.params import run_dir
+
+    P = validate_params("05_distillation", good("05_distillation", tmp_path, seed=2,
+                                                seed_run=True), check_upstream=False)
+    assert P.out_dir == tmp_path / "smoke" / "seeds" / "2" / "05_distillation"
+    assert P.upstream_dir("04_refinement") == tmp_path / "smoke" / "seeds" / "2" / "04_refinement"
+    assert P.upstream_dir("01_dataset") == tmp_path / "smoke" / "01_dataset"  # the same data
+    main = validate_params("05_distillation", good("05_distillation", tmp_path, seed=2),
+                           check_upstream=False)
+    assert main.out_dir == tmp_path / "smoke" / "05_distillation"  # seed alone: the main run
+    assert run_dir({"artifacts_root": tmp_path, "profile": "p", "seed": 1, "seed_run": True},
+                   "09_confusion") == tmp_path / "p" / "09_confusion"  # not seeded
+
+
+def test_a_seed_run_with_a_missing_upstream_names_the_seeds_make_command(tmp_path):
+    (tmp_path / "smoke" / "01_dataset").mkdir(parents=True)
+    (tmp_path / "smoke" / "01_dataset" / "metrics.json").write_text("{}")
+    (tmp_path / "smoke" / "03_eca").mkdir(parents=True)  # the main run's 03 is not seed 1's
+    (tmp_path / "smoke" / "03_eca" / "metrics.json").write_text("{}")
+    with pytest.raises(UpstreamMissingError,
+                       match=r"seeds/1/03_eca/metrics.json does not exist.*make book "
+                             r"PROFILE=smoke SEEDS=2"):
+        validate_params("04_refinement", good("04_refinement", tmp_path, seed=1, seed_run=True))
+
+
+def test_chapter_09_with_several_seeds_needs_every_seed_run(tmp_path):
+    for up in ("03_eca", "04_refinement", "05_distillation", "06_pruning", "07_quantization",
+               "08_benchmark"):
+        (tmp_path / "smoke" / up).mkdir(parents=True)
+        (tmp_path / "smoke" / up / "metrics.json").write_text("{}")
+    validate_params("09_confusion", good("09_confusion", tmp_path, seeds=1))
+    with pytest.raises(UpstreamMissingError, match=r"seeds=3 needs seed 1's run of chapter "
+                                                   r"03_eca.*make book PROFILE=smoke SEEDS=3"):
+        validate_params("09_confusion", good("09_confusion", tmp_path, seeds=3))
+    with pytest.raises(ParameterError, match="'seeds' = 0 must be >= 1"):
+        validate_params("09_confusion", good("09_confusion", tmp_path, seeds=0))
+
+
+def test_round_to_is_checked():
+    assert validate_params("06_pruning", good("06_pruning", round_to=None),
+                           check_upstream=False).round_to is None
+    with pytest.raises(ParameterError, match="'round_to' = 0 must be >= 1"):
+        validate_params("06_pruning", good("06_pruning", round_to=0), check_upstream=False)

@@ -137,3 +137,48 @@ def test_every_chapter_of_the_table_has_a_schema_and_a_notebook():
         assert (ROOT / "notebooks" / f"{slug}.ipynb").exists(), slug
     for m in book.MODELS + book.VARIANTS:
         assert m.chapter in book.SLUGS, m.key
+
+
+def test_seed_runs_have_the_books_graph_and_chapter_09_reads_them(tmp_path):
+    from roadlite import book
+
+    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "SEEDS=3",
+                          "chapters"], cwd=ROOT, capture_output=True, text=True).stdout
+    main = f"{tmp_path}/smoke/"
+    deps: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        if line.startswith(main) and ".ipynb:" in line:
+            target, rest = line.split(":", 1)
+            deps.setdefault(target[len(main):], set()).update(
+                w[len(main):] for w in rest.replace("|", " ").split()
+                if w.startswith(main) and w.endswith(".ipynb"))
+    for k in (1, 2):
+        for slug in book.SEEDED:
+            c = book.chapter(slug)
+            want = {(f"seeds/{k}/{u}/{u}.ipynb" if book.chapter(u).seeded else f"{u}/{u}.ipynb")
+                    for u in c.reads + tuple(u for _, _, u in c.reads_when)}
+            assert deps[f"seeds/{k}/{slug}/{slug}.ipynb"] == want, (k, slug)
+    assert "seeds/3/03_eca/03_eca.ipynb" not in deps  # seeds 0, 1 and 2
+    reads_seeds = {f"seeds/{k}/{s}/{s}.ipynb" for k in (1, 2) for s in book.SEEDED}
+    assert reads_seeds <= deps["09_confusion/09_confusion.ipynb"]
+    assert not reads_seeds & deps["08_benchmark/08_benchmark.ipynb"]
+
+
+@pytest.mark.parametrize("bad", ["0", "11", "two"])
+def test_make_refuses_a_bad_number_of_seeds(tmp_path, bad):
+    r = subprocess.run(["make", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", f"SEEDS={bad}",
+                        "chapters"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0 and f"SEEDS={bad}: expected a number of seeds from 1 to 10" in r.stderr
+    r = subprocess.run(["make", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "SEEDS=2", "SEED=4",
+                        "chapters"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0 and "SEED and SEEDS together" in r.stderr
+
+
+def test_results_page_shows_the_seeds_or_says_there_is_one(tmp_path):
+    fake_chapter(tmp_path, "09_confusion", {"seed_ablation": None})
+    assert "This run has one seed" in render_results_page("t", str(tmp_path))
+    (tmp_path / "t" / "09_confusion" / "metrics.json").write_text(json.dumps({"seed_ablation": {
+        "seeds": [0, 1, 2], "models": {"model5_int8": {"n": 3, "mean": 0.8, "std": 0.015,
+                                                       "values": [0.78, 0.81, 0.81]}}}}))
+    page = render_results_page("t", str(tmp_path))
+    assert "| Model 5 (+INT8) | 3 | 80.0 ± 1.5 | 96.38 ± 0.15 |" in page

@@ -14,8 +14,9 @@ before the environment is installed.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class Chapter:
     reads_when: tuple[tuple[str, str, str], ...] = ()
     modules: tuple[str, ...] = ()  # the roadlite modules that hold what the chapter teaches
     paper: str = "MobiLiteNet"
+    # Seeded: its results depend on the training seed, so `make book SEEDS=N` reruns it with
+    # seeds 1..N-1 into artifacts/<profile>/seeds/<seed>/ (its `seed_run` parameter).
+    seeded: bool = False
+    # Reads the seed runs (its `seeds` parameter): chapter 09's mean ± std over seeds.
+    reads_seeds: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,28 +61,28 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("03_eca", "Baseline MobileNetV2 and Model 1: efficient channel attention",
             reads=("01_dataset",), reads_when=(("train_data", "gan", "02_gan"),),
             modules=("models.eca", "models.mobilenet", "models.peers", "training", "classification",
-                     "export", "exercises.eca")),
+                     "export", "exercises.eca"), seeded=True),
     Chapter("04_refinement", "Model 2: structural refinement",
             reads=("01_dataset", "03_eca"), reads_when=(("train_data", "gan", "02_gan"),),
             modules=("models.mobilenet", "models.summary", "models.registry",
-                     "exercises.refinement")),
+                     "exercises.refinement"), seeded=True),
     Chapter("05_distillation", "Model 3: sparse knowledge distillation",
             reads=("01_dataset", "04_refinement"), reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("distill", "models.resnet")),
+            modules=("distill", "models.resnet"), seeded=True),
     Chapter("06_pruning", "Model 4: structured pruning",
             reads=("01_dataset", "05_distillation"),
             reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("prune", "models.layer_plan", "exercises.pruning")),
+            modules=("prune", "models.layer_plan", "exercises.pruning"), seeded=True),
     Chapter("07_quantization", "Model 5: INT8 quantization and LiteRT export",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning"),
-            modules=("export", "exercises.quantization")),
+            modules=("export", "exercises.quantization"), seeded=True),
     Chapter("08_benchmark", "Latency on the device: LiteRT and PyTorch",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
                    "07_quantization"), modules=("latency", "op_profile", "input_pipeline")),
     Chapter("09_confusion", "Confusion matrices, the ablation table and the Pareto front",
             reads=("03_eca", "04_refinement", "05_distillation", "06_pruning",
                    "07_quantization", "08_benchmark"),
-            modules=("evaluation", "exercises.mcnemar")),
+            modules=("evaluation", "exercises.mcnemar"), reads_seeds=True),
     Chapter("10_crack_classifier",
             "Crack or no crack: MobileNetV2 transfer learning with Grad-CAM",
             reads=("01_dataset", "03_eca"), modules=("crack_classifier", "localisation"),
@@ -175,18 +181,47 @@ def upstream(slug: str, params: dict | None = None) -> tuple[str, ...]:
     return c.reads + tuple(u for u in extra if u not in c.reads)
 
 
-def makefile_rules() -> str:
-    """The chapter graph as Makefile text (``NBOUT`` is the Makefile's executed-notebook path).
+SEEDED: tuple[str, ...] = tuple(c.slug for c in CHAPTERS if c.seeded)
 
-    Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only."""
+
+def seed_folder(chapter_slug: str, params: Mapping[str, Any]) -> int | None:
+    """The seed whose folder (``artifacts/<profile>/seeds/<seed>/``) holds ``chapter_slug``'s
+    results for a run with ``params``, or None for the main run's folder: a seed run
+    (``seed_run`` true) keeps its seeded chapters apart and reads the others (the data) from
+    the main run."""
+    if params.get("seed_run") and chapter(chapter_slug).seeded:
+        return int(params["seed"])
+    return None
+
+
+def makefile_rules() -> str:
+    """The chapter graph as Makefile text (``NBOUT`` is the Makefile's executed-notebook path,
+    ``SNBOUT`` a seed run's).
+
+    Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only.
+    ``SEED_GRAPH`` (called with a seed) is the same graph for the seeded chapters of a seed
+    run, whose unseeded upstream chapters are the main run's."""
     nb = "$(call NBOUT,{})".format
     lines = ["# Generated from roadlite.book by `python -m roadlite.book makefile`: do not edit.",
-             f"CHAPTERS := {' '.join(SLUGS)}"]
+             f"CHAPTERS := {' '.join(SLUGS)}",
+             f"SEEDED := {' '.join(SEEDED)}",
+             f"READS_SEEDS := {' '.join(c.slug for c in CHAPTERS if c.reads_seeds)}"]
     for c in CHAPTERS:
         normal = " ".join(nb(u) for u in c.reads)
         order = " ".join(nb(u) for _, _, u in c.reads_when if u not in c.reads)
         if normal or order:
             lines.append(f"{nb(c.slug)}: {normal}" + (f" | {order}" if order else ""))
+
+    def snb(slug: str) -> str:
+        return f"$(call SNBOUT,$(1),{slug})" if chapter(slug).seeded else nb(slug)
+
+    lines.append("define SEED_GRAPH")
+    for c in CHAPTERS:
+        if c.seeded:
+            normal = " ".join(snb(u) for u in c.reads)
+            order = " ".join(snb(u) for _, _, u in c.reads_when if u not in c.reads)
+            lines.append(f"{snb(c.slug)}: {normal}" + (f" | {order}" if order else ""))
+    lines.append("endef")
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,8 @@ are correlated: :func:`mcnemar_test` looks only at the images on which exactly o
 right, :func:`paired_bootstrap` resamples images (the same draw for both models) to get a
 confidence interval for the accuracy difference. :func:`bootstrap_accuracy_ci` gives the interval
 of one model's accuracy (chapter 09's ablation table uses it: every run trains one seed).
-:func:`mean_std` gives the paper's form, mean ± std, for anyone who reruns with several seeds;
+:func:`mean_std` gives the paper's form, mean ± std; :func:`accuracies_over_seeds` and
+:func:`seed_ablation` use it for the seed runs of ``make book SEEDS=N``;
 :func:`pareto_front` and :func:`plot_pareto` show which models no other model beats in
 accuracy, latency and size at once.
 
@@ -32,6 +33,7 @@ __all__ = [
     "PAPER_VS_THIS_RUN_COLUMNS",
     "abbreviate",
     "ablation_table",
+    "accuracies_over_seeds",
     "bootstrap_accuracy_ci",
     "collect_predictions",
     "confusion",
@@ -43,8 +45,10 @@ __all__ = [
     "per_class_report",
     "plot_confusion",
     "plot_pareto",
+    "plot_seed_ablation",
     "recipe_verdict",
     "recipe_vs_peers",
+    "seed_ablation",
 ]
 
 PAPER_CLASS_ABBREV = {"broken_marking": "BR", "longitudinal": "LO", "alligator": "MA",
@@ -484,6 +488,109 @@ def ablation_table(preds: Mapping[str, Any], y_true: Any, params: Mapping[str, i
         (f"paper latency vs {reference_name} (P40)", paper_ratio)]
     table = paper_vs_this_run({k: {"params": params[k]} for k in preds}, columns, paper=paper)
     return table, cis
+
+
+# --------------------------------------------------------------------------- over seeds
+
+
+def accuracies_over_seeds(keys: Sequence[str],
+                          loaders: Mapping[int, Callable[[str], Mapping[str, Any]]]
+                          ) -> dict[int, dict[str, float]]:
+    """Every model's test accuracy in every seed's run (Chapter 09_confusion).
+
+    ``loaders[seed](key)`` returns a model's saved test predictions in that seed's run (e.g.
+    ``Upstream.seed_run(seed).predictions``). Returns ``{seed: {key: accuracy}}``. Every run
+    must have tested on the same images: a ValueError names the seed that did not.
+    """
+    out: dict[int, dict[str, float]] = {}
+    y0 = None
+    for seed, load in loaders.items():
+        preds, y_true, _ = collect_predictions(keys, load)
+        if y0 is None:
+            y0 = y_true
+        elif not np.array_equal(y0, y_true):
+            raise ValueError(f"seed {seed}'s models were tested on other images than seed "
+                             f"{next(iter(loaders))}'s")
+        out[int(seed)] = {k: float(np.mean(p == y_true)) for k, p in preds.items()}
+    return out
+
+
+def seed_ablation(acc_by_seed: Mapping[int, Mapping[str, float]],
+                  paper: Mapping[str, Mapping[str, Any]] | None = None
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The ablation over seeds beside the paper's mean ± std (Chapter 09_confusion).
+
+    ``acc_by_seed`` is :func:`accuracies_over_seeds`'s ``{seed: {key: accuracy}}`` (fractions).
+    One row per model (the first seed's order): the number of seeds, the mean and the sample
+    standard deviation (:func:`mean_std`, in % and points), the lowest and highest seed, each
+    seed's accuracy, and the paper's mean ± std. Returns ``(table, summary)``; ``summary`` is
+    ``{"seeds": [...], "models": {key: {"n", "mean", "std", "values"}}}`` (fractions) for
+    ``metrics.json``.
+    """
+    seeds = sorted(acc_by_seed)
+    if not seeds:
+        raise ValueError("no seeds given")
+    keys = list(acc_by_seed[seeds[0]])
+    models: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        values = [float(acc_by_seed[s][key]) for s in seeds if key in acc_by_seed[s]]
+        mean, std = mean_std(values)
+        models[key] = {"n": len(values), "mean": mean, "std": std, "values": values}
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}"
+
+    columns: list[Column] = [
+        ("seeds", lambda k, _e: models[k]["n"]),
+        ("mean accuracy (%)", lambda k, _e: 100 * models[k]["mean"]),
+        ("std (points)", lambda k, _e: 100 * models[k]["std"]),
+        ("lowest–highest (%)", lambda k, _e: f"{pct(min(models[k]['values']))}–"
+                                              f"{pct(max(models[k]['values']))}"),
+        ("per seed (%)", lambda k, _e: " / ".join(pct(v) for v in models[k]["values"])),
+        "paper_accuracy_pm"]
+    table = paper_vs_this_run({k: {} for k in keys}, columns,
+                              paper=MOBILITENET if paper is None else paper)
+    return table, {"seeds": seeds, "models": models}
+
+
+def plot_seed_ablation(summary: Mapping[str, Any],
+                       paper: Mapping[str, Mapping[str, Any]] | None = None, ax: Any = None):
+    """Each model's accuracy in every seed (dots), their mean ± std (bar), and the paper's mean
+    ± std where it has the model (Chapter 09_confusion); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    paper = MOBILITENET if paper is None else paper
+    models = summary["models"]
+    keys = list(models)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(keys) + 2), 4.2))
+    xs = np.arange(len(keys))
+    for i, key in enumerate(keys):
+        m = models[key]
+        ax.scatter(np.full(len(m["values"]), i - 0.12), 100 * np.asarray(m["values"]), s=14,
+                   color="tab:blue", alpha=0.6, zorder=3, label="one seed" if i == 0 else None)
+        ax.errorbar(i - 0.12, 100 * m["mean"], yerr=100 * np.nan_to_num(m["std"]), fmt="_",
+                    color="tab:blue", markersize=14, capsize=4, zorder=4,
+                    label="this book: mean ± std" if i == 0 else None)
+        if key in paper:
+            ax.errorbar(i + 0.12, paper[key]["accuracy"], yerr=paper[key]["accuracy_std"],
+                        fmt="o", color="tab:orange", markersize=4, capsize=4,
+                        label="paper: mean ± std" if key == next(k for k in keys if k in paper)
+                        else None)
+    ax.set_xticks(xs)
+    ax.set_xticklabels([book.model(k).label if k in _known_keys() else k for k in keys],
+                       rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Accuracy over {len(summary['seeds'])} seeds")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig = ax.figure
+    fig.tight_layout()
+    return fig
+
+
+def _known_keys() -> set[str]:
+    return {m.key for m in book.ladder(include_variants=True) + list(book.PEERS + book.PEERS_INT8)}
 
 
 # --------------------------------------------------------------------------- the recipe vs the peers

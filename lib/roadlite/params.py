@@ -149,6 +149,11 @@ TRAINING: dict[str, Param] = {
 }
 
 # Chapters 03-06 can train on chapter 02's augmented training set instead of chapter 01's.
+# The seeded chapters (roadlite.book.SEEDED): a seed run of `make book SEEDS=N`.
+SEED_RUN = {"seed_run": Param(bool, "one of the extra seed runs of `make book SEEDS=N`: results go "
+                                    "to artifacts/<profile>/seeds/<seed>/, the data comes from "
+                                    "the main run")}
+
 TRAIN_DATA = {"train_data": Param(str, "training images: 'original' (chapter 01) or 'gan' "
                                        "(chapter 01 + chapter 02's synthetic images)",
                                   choices=("original", "gan"))}
@@ -226,8 +231,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "peers": Param(list, "torchvision's small networks trained beside the baseline on its "
                              "data, recipe and budget (exported, timed and compared by chapters "
                              "07-09); [] = none", check=_peers),
+        **SEED_RUN,
     },
-    "04_refinement": {**TRAINING, **TRAIN_DATA},
+    "04_refinement": {**TRAINING, **TRAIN_DATA, **SEED_RUN},
     "05_distillation": {
         **TRAINING,
         **TRAIN_DATA,
@@ -240,6 +246,7 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "alpha": Param(float, "weight alpha of the soft (teacher) term", min=0.0, max=1.0),
         "l1_lambda": Param(float, "weight lambda of the L1 sparsity term", min=0.0, max=1.0),
         "kd_without_l1": Param(bool, "also train the student with KD but without the L1 term"),
+        **SEED_RUN,
     },
     "06_pruning": {
         **TRAINING,
@@ -256,6 +263,10 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                        max=1.0),
         "sensitivity_ratios": Param(list, "ratios of the per-group sensitivity scan",
                                     check=_ratios),
+        "round_to": Param(int, "keep every pruned channel count a multiple of this (the SIMD "
+                               "width a kernel works in; null: the ratio's exact counts, as the "
+                               "authors' code)", min=1, max=256, nullable=True),
+        **SEED_RUN,
     },
     "07_quantization": {
         "calibration_images": Param(int, "training images that calibrate static INT8",
@@ -264,6 +275,7 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "deploy_size": Param(int, "second input size (pixels) of the pixel-input exports that "
                                   "chapter 08 times beside img_size (the authors' code: 224)",
                              min=32, max=1024, check=_multiple_of(32)),
+        **SEED_RUN,
     },
     "08_benchmark": {
         "runs": Param(int, "timed runs per model, runtime and thread count", min=50,
@@ -278,6 +290,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                         max=1_000_000),
         "ci_level": Param(float, "confidence level of the intervals",
                           check=_open_unit_interval),
+        "seeds": Param(int, "seeds 0..seeds-1 to average the ablation over (make book "
+                            "SEEDS=N runs chapters 03-07 with the others); 1: this run only",
+                       min=1, max=10),
     },
     "10_crack_classifier": {
         **TRAINING,
@@ -487,10 +502,17 @@ class Params(dict):
 
     @property
     def out_dir(self) -> Path:
-        return artifact_dir(self["artifacts_root"], self["profile"], self.chapter)
+        return run_dir(self, self.chapter)
 
     def upstream_dir(self, chapter: str) -> Path:
-        return artifact_dir(self["artifacts_root"], self["profile"], chapter)
+        return run_dir(self, chapter)
+
+
+def run_dir(params: Mapping[str, Any], chapter: str) -> Path:
+    """Where ``chapter``'s results are for a run with ``params``: ``artifacts/<profile>/<chapter>``,
+    or a seed run's own folder for the seeded chapters (:func:`roadlite.book.seed_folder`)."""
+    return artifact_dir(params["artifacts_root"], params["profile"], chapter,
+                        book.seed_folder(chapter, params))
 
 
 def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: bool = True
@@ -520,13 +542,24 @@ def require_upstream(chapter: str, params: Mapping[str, Any]) -> None:
     finished (no ``metrics.json``); the message says which ``make`` command makes it."""
     root, profile = params["artifacts_root"], params["profile"]
     for up in book.upstream(chapter, dict(params)):
-        f = artifact_dir(root, profile, up) / "metrics.json"
+        f = run_dir(params, up) / "metrics.json"
         if not f.exists():
             where = "" if str(root) == "artifacts" else f" ARTIFACTS={_shell_word(str(root))}"
+            seed = book.seed_folder(up, params)
+            how = (f"make book PROFILE={profile} SEEDS={seed + 1}{where}" if seed is not None
+                   else f"make {up} PROFILE={profile}{where}")
             raise UpstreamMissingError(
                 f"{chapter} needs the output of chapter {up}, but {f} does not exist. "
-                f"Run it first: make {up} PROFILE={profile}{where}"
+                f"Run it first: {how}"
             )
+    for k in range(1, int(params.get("seeds") or 1)):  # the seed runs a chapter averages over
+        for up in book.SEEDED:
+            f = artifact_dir(root, profile, up, k) / "metrics.json"
+            if not f.exists():
+                raise UpstreamMissingError(
+                    f"{chapter} with seeds={params['seeds']} needs seed {k}'s run of chapter "
+                    f"{up}, but {f} does not exist. Run it first: make book PROFILE={profile} "
+                    f"SEEDS={params['seeds']}")
 
 
 def _shell_word(text: str) -> str:

@@ -19,12 +19,15 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def artifact_dir(artifacts_root: str | os.PathLike, profile: str, chapter: str) -> Path:
-    """``<artifacts_root>/<profile>/<chapter>/``; a relative root is taken from the repo root."""
+def artifact_dir(artifacts_root: str | os.PathLike, profile: str, chapter: str,
+                 seed: int | None = None) -> Path:
+    """``<artifacts_root>/<profile>/<chapter>/``, or a seed run's
+    ``<artifacts_root>/<profile>/seeds/<seed>/<chapter>/``; a relative root is taken from the
+    repo root."""
     root = Path(artifacts_root)
     if not root.is_absolute():
         root = repo_root() / root
-    return root / profile / chapter
+    return root / profile / chapter if seed is None else root / profile / "seeds" / str(seed) / chapter
 
 
 def shared_data_dir() -> Path:

@@ -49,6 +49,7 @@ from roadlite.params import (
     parse_override,
     require_upstream,
     resolve_params,
+    run_dir,
 )
 from roadlite.paths import artifact_dir, repo_root
 from roadlite.results import render_results_page
@@ -122,7 +123,7 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     params = resolve_params(chapter, profile, split_overrides(chapter, overrides or {}, strict),
                             artifacts_root=artifacts_root, root=root)
     require_upstream(chapter, params)
-    out_dir = artifact_dir(params["artifacts_root"], profile, chapter)
+    out_dir = run_dir(params, chapter)  # a seed run: artifacts/<profile>/seeds/<seed>/
     failed = out_dir.parent / f"{chapter}.failed.ipynb"
     src = root / "notebooks" / f"{chapter}.ipynb"
     lock = acquire_chapter_lock(out_dir)

@@ -402,11 +402,13 @@ def prune_and_finetune(
     *,
     criterion: Callable[[nn.Module], Any] | None = None,
     seed: int = 0,
+    round_to: int | None = None,
     log: Callable[[str], None] = print,
 ) -> list[FitResult]:
     """Prune ``model`` in place and fine-tune it after every step (Chapter 06_pruning).
 
-    :func:`prune_channels` removes ``ratio`` of the channels in ``steps`` steps; after step i
+    :func:`prune_channels` removes ``ratio`` of the channels in ``steps`` steps (channel counts
+    multiples of ``round_to`` when given); after step i
     the network is trained with :func:`roadlite.training.fit` on ``train`` / ``val`` with
     ``cfg`` from the seed ``seed + i``, with the loss ``criterion(model)`` (e.g. chapter 05's KD
     loss with lambda = 0; None: cross-entropy), its checkpoints in ``ckpt_root/step<i>``. Logs
@@ -424,7 +426,8 @@ def prune_and_finetune(
         log(f"step {step}: {count_params(m):,} parameters, "
             f"best validation accuracy {res.best_val_accuracy:.3f}")
 
-    prune_channels(model, img_size, ratio=ratio, steps=steps, finetune=finetune)
+    prune_channels(model, img_size, ratio=ratio, steps=steps, round_to=round_to,
+                   finetune=finetune)
     return results
 
 

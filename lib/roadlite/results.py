@@ -162,6 +162,7 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
               + "; ".join(f"{mark} {text}" for text, mark in notes.items())
               + ". The paper gives no size for Models 1 and 3.",
               ""]
+    parts += ["", *seeds_section(found)]
     parts += _headlines(found)
     parts += ["", *peers_section(found, models)]
     parts += ["", *polat_section(found)]
@@ -187,6 +188,25 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
                          [[str(dataset.get("source", "?")), _fmt(dataset.get("n_images"), "int"),
                            _fmt(dataset.get("baseline_accuracy"), "pct")]])]
     return "\n".join(parts) + "\n"
+
+
+def seeds_section(found: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown lines of chapter 09's accuracy over seeds (``make book SEEDS=N``) beside the
+    paper's mean ± std, or a line saying the run has one seed."""
+    out = ["### Over seeds", ""]
+    seeds = found.get("09_confusion", {}).get("metrics", {}).get("seed_ablation")
+    if not seeds:
+        return out + ["This run has one seed; `make book SEEDS=3` reruns chapters 03-07 with "
+                      "seeds 1 and 2 and fills this table."]
+    rows = []
+    for key, m in seeds["models"].items():
+        paper = MOBILITENET.get(key)
+        label = next((e.label for e in (*MODELS, *PEERS, *PEERS_INT8) if e.key == key), key)
+        rows.append([label, str(m["n"]), f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}",
+                     f"{paper['accuracy']:.2f} ± {paper['accuracy_std']:.2f}" if paper else "–"])
+    return out + [f"Seeds {', '.join(str(s) for s in seeds['seeds'])} (chapter 09):", "",
+                  _table(["model", "seeds", "this run: mean ± std (%)",
+                          "paper: mean ± std (%)"], rows)]
 
 
 def peers_section(found: dict[str, dict[str, Any]],

@@ -25,6 +25,8 @@ class Upstream:
     def __init__(self, params: Any):
         self.artifacts_root = params["artifacts_root"]
         self.profile = params["profile"]
+        # A seed run's seeded chapters live in their own folder (roadlite.book.seed_folder).
+        self._run = {"seed": params.get("seed", 0), "seed_run": params.get("seed_run", False)}
         self._metrics: dict[str, dict] = {}
 
     @classmethod
@@ -32,9 +34,15 @@ class Upstream:
         """The chapters under ``artifacts_root/profile`` (without a chapter's parameters)."""
         return cls({"artifacts_root": artifacts_root, "profile": profile})
 
+    def seed_run(self, seed: int) -> Upstream:
+        """The same run's extra seed ``seed`` (``make book SEEDS=N``): its seeded chapters
+        (03-07) from ``artifacts/<profile>/seeds/<seed>/``, the others from the main run."""
+        return Upstream({"artifacts_root": self.artifacts_root, "profile": self.profile,
+                         "seed": seed, "seed_run": True})
+
     def dir(self, chapter: str) -> Path:
-        book.chapter(chapter)  # an unknown chapter is an error
-        return artifact_dir(self.artifacts_root, self.profile, chapter)
+        return artifact_dir(self.artifacts_root, self.profile, chapter,
+                            book.seed_folder(chapter, self._run))  # unknown chapter: an error
 
     def metrics(self, chapter: str) -> dict:
         """A chapter's ``metrics.json`` (read once)."""

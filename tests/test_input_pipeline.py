@@ -3,19 +3,23 @@ resizing, the stage timings (Chapter 08_benchmark)."""
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
+from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD
 from roadlite.export import (
     DecomposedHardswish,
     PixelInput,
     TFLiteModel,
     export_pixel_model,
+    fold_normalisation,
     int8_friendly_hardswish,
     pixel_batches,
 )
@@ -25,6 +29,7 @@ from roadlite.input_pipeline import (
     benchmark_input_paths,
     camera_frames,
     decode_jpeg,
+    inference_speedup,
     jpeg_photos,
     ratios,
     resize_square,
@@ -51,16 +56,70 @@ def _images(n=6, size=IMG, seed=0) -> torch.Tensor:
     return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
 
 
-def test_pixel_input_folds_the_normalisation():
+def test_pixel_input_computing_the_normalisation_is_exact():
     net, x = _net(), _images()
     with torch.no_grad():
         ref = net(normalize(x))
-        nhwc = PixelInput(net)(x.permute(0, 2, 3, 1).float())
-        nchw = PixelInput(net, layout="NCHW")(x.float())
+        nhwc = PixelInput(net, fold=False)(x.permute(0, 2, 3, 1).float())
+        nchw = PixelInput(net, layout="NCHW", fold=False)(x.float())
     torch.testing.assert_close(nhwc, ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(nchw, ref, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="layout"):
         PixelInput(net, layout="HWC")
+
+
+def _normalise_float(p: torch.Tensor) -> torch.Tensor:
+    m = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    s = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (p / 255.0 - m) / s
+
+
+def test_folding_the_normalisation_into_the_first_convolution():
+    net, x = _net(), _images()
+    folded, pad, fill = fold_normalisation(net)
+    assert pad == (1, 1) and fill == pytest.approx(255 * np.mean(IMAGENET_MEAN))
+    assert net[0].padding == (1, 1) and net[0].bias is not None  # the original is untouched
+    with torch.no_grad():
+        # exact: the folded net on the image padded with the pixel `fill` is the original net,
+        # without its padding, on the normalised padded image
+        padded = nn.functional.pad(x.float(), (1, 1, 1, 1), value=fill)
+        unpadded = copy.deepcopy(net)
+        unpadded[0].padding = (0, 0)
+        torch.testing.assert_close(folded(padded), unpadded(_normalise_float(padded)),
+                                   rtol=1e-4, atol=1e-4)
+        got = PixelInput(net)(x.permute(0, 2, 3, 1).float())
+        torch.testing.assert_close(got, folded(padded), rtol=1e-5, atol=1e-5)
+        # against the original with its zero padding: only the border differs, a little
+        ref = net(normalize(x))
+        assert (got - ref).abs().max() < 0.05 * ref.abs().max()
+    no_pad = _net()
+    no_pad[0].padding = (0, 0)
+    with torch.no_grad():
+        torch.testing.assert_close(PixelInput(no_pad)(x.permute(0, 2, 3, 1).float()),
+                                   no_pad(normalize(x)), rtol=1e-4, atol=1e-4)
+
+
+def test_folding_refuses_a_network_whose_first_convolution_is_not_on_the_image():
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, groups=3), nn.Flatten())
+    with pytest.raises(ValueError, match="does not take the RGB image directly"):
+        fold_normalisation(net)
+    with pytest.raises(ValueError, match="no Conv2d"):
+        fold_normalisation(nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, 2)))
+
+
+@pytest.mark.parametrize("arch", ["refined_mobilenet_v2", "eca_mobilenet_v2", "mobilenet_v3_small",
+                                  "shufflenet_v2_x0_5", "mnasnet0_5", "efficientnet_b0",
+                                  "squeezenet1_1"])
+def test_every_network_of_the_book_folds(arch):
+    from roadlite.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(arch, num_classes=4).eval()
+    x = _images(2, 64)
+    with torch.no_grad():
+        ref = PixelInput(net, fold=False)(x.permute(0, 2, 3, 1).float())
+        got = PixelInput(net)(x.permute(0, 2, 3, 1).float())
+    assert (got - ref).abs().max() < 0.1 * ref.abs().max() + 1e-3, arch
 
 
 def test_int8_friendly_hardswish_is_the_same_function_on_a_copy():
@@ -102,7 +161,7 @@ def test_pixel_exports_take_pixels_and_agree_with_pytorch(pixel_files):
     net, files = pixel_files
     x = _images(8, seed=5)
     with torch.no_grad():
-        ref = net(normalize(x)).numpy()
+        ref = PixelInput(net)(x.permute(0, 2, 3, 1).float()).numpy()  # the folded network
     fp32, int8 = TFLiteModel(files["fp32"]), TFLiteModel(files["int8"])
     assert fp32.input_shape == (1, IMG, IMG, 3) and fp32.input_dtype == np.float32
     assert int8.input_dtype == np.int8
@@ -221,3 +280,11 @@ def test_benchmark_input_paths_and_ratios(pixel_files):
         / res[("base", "frame", IMG)]["end_to_end"].mean_ms)
     with pytest.raises(KeyError, match="nobody"):
         ratios(table, "m5", "nobody")
+
+
+def test_inference_speedup_divides_the_two_models_inference_per_size():
+    idx = pd.MultiIndex.from_tuples([("a", "frame", 96), ("a", "frame", 224), ("b", "frame", 96),
+                                     ("b", "frame", 224), ("a", "jpeg", 96)],
+                                    names=["model", "source", "size (px)"])
+    table = pd.DataFrame({"inference (ms)": [2.0, 6.0, 1.0, 4.0, 9.0]}, index=idx)
+    assert inference_speedup(table, "a", "b") == {96: 2.0, 224: 1.5}

@@ -56,32 +56,102 @@ def _import_litert_torch():
     return litert_torch
 
 
+def first_conv(model: nn.Module, img_size: int | Sequence[int] = 64) -> nn.Conv2d:
+    """The convolution ``model`` applies first to its input (found by running a small zero
+    image through it with hooks); a ValueError when that convolution does not see the image
+    itself (3 input channels, ungrouped, zero padding)."""
+    h, w = image_hw(img_size)
+    seen: list[nn.Conv2d] = []
+    hooks = [m.register_forward_pre_hook(lambda mod, _inp: seen.append(mod))
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        was = model.training  # left as it was
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, h, w))
+        model.train(was)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    if not seen:
+        raise ValueError("the model has no Conv2d to fold the normalisation into")
+    conv = seen[0]
+    if conv.in_channels != 3 or conv.groups != 1 or conv.padding_mode != "zeros" or \
+            isinstance(conv.padding, str):
+        raise ValueError(f"the first convolution {conv} does not take the RGB image directly "
+                         "(3 channels, groups=1, zero padding as numbers)")
+    return conv
+
+
+def fold_normalisation(model: nn.Module, mean: Sequence[float] = IMAGENET_MEAN,
+                       std: Sequence[float] = IMAGENET_STD) -> tuple[nn.Module, tuple[int, int], float]:
+    """A copy of ``model`` that takes 0-255 pixels: the normalisation (p / 255 − mean) / std
+    folded into the first convolution's weights and bias (Chapter 08_benchmark's input path).
+
+    A convolution of a per-channel affine map a·p + b is a convolution of p with the weights
+    scaled by a, plus the constant Σ W·b in the bias, except where the kernel overlaps the zero
+    padding: the original pads with the *normalised* 0, that is the pixel 255·mean. The copy's
+    first convolution therefore pads nothing itself; returns ``(copy, (pad_h, pad_w), fill)``
+    for the caller to pad with the pixel value ``fill`` = 255·(mean of the three means), one
+    number for all channels (the converter's PAD takes one constant), within about 0.08 of the
+    exact per-channel value in normalised units instead of the 2 a zero pixel would be.
+    """
+    net = copy.deepcopy(model)
+    conv = first_conv(net)
+    m = torch.tensor(mean, dtype=torch.float32)
+    s = torch.tensor(std, dtype=torch.float32)
+    a, b = 1.0 / (255.0 * s), -m / s
+    with torch.no_grad():
+        weight = conv.weight.detach().clone()
+        shift = (weight * b.view(1, 3, 1, 1)).sum((1, 2, 3))
+        conv.weight.copy_(weight * a.view(1, 3, 1, 1))
+        bias = shift if conv.bias is None else conv.bias.detach() + shift
+        conv.bias = nn.Parameter(bias)
+    pad = (int(conv.padding[0]), int(conv.padding[1]))
+    conv.padding = (0, 0)
+    return net, pad, float(255.0 * m.mean())
+
+
 class PixelInput(nn.Module):
     """A classifier that takes raw pixels: the normalisation folded into the model (Chapter
     08_benchmark's faster input path).
 
     The input is a float32 batch of 0-255 pixel values laid out [N, H, W, 3] (``layout="NHWC"``,
-    as a camera frame or a decoded image comes) or [N, 3, H, W]; the module permutes it to NCHW
-    and applies the book's normalisation, x * (1 / (255 std)) - mean / std, before ``model``. A
-    full-integer export of it has an int8 input whose scale is 1 and zero point -128 when the
-    calibration images span 0-255, so a uint8 pixel p enters as the int8 p - 128 (one XOR).
+    as a camera frame or a decoded image comes) or [N, 3, H, W]; the module permutes it to NCHW.
+    With ``fold=True`` (the default) the normalisation lives in the first convolution's weights
+    (:func:`fold_normalisation`), and the input is only padded; with ``fold=False`` it is
+    computed, x * (1 / (255 std)) - mean / std, before ``model``: two broadcast elementwise
+    operators over the whole image, which chapter 08's profile shows cost as much as the
+    network's first layers. A full-integer export has an int8 input whose scale is 1 and zero
+    point -128 when the calibration images span 0-255, so a uint8 pixel p enters as the int8
+    p - 128 (one XOR).
     """
 
     def __init__(self, model: nn.Module, layout: str = "NHWC",
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 fold: bool = True):
         super().__init__()
         if layout not in ("NHWC", "NCHW"):
             raise ValueError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
-        self.model, self.layout = model, layout
-        m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-        self.register_buffer("scale", 1.0 / (255.0 * s))
-        self.register_buffer("shift", -m / s)
+        self.layout, self.fold = layout, fold
+        if fold:
+            self.model, (ph, pw), self.fill = fold_normalisation(model, mean, std)
+            self.pad = (pw, pw, ph, ph)
+        else:
+            self.model = model
+            m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+            s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+            self.register_buffer("scale", 1.0 / (255.0 * s))
+            self.register_buffer("shift", -m / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.layout == "NHWC":
             x = x.permute(0, 3, 1, 2)
-        return self.model(x * self.scale + self.shift)
+        if not self.fold:
+            return self.model(x * self.scale + self.shift)
+        if any(self.pad):
+            x = nn.functional.pad(x, self.pad, value=self.fill)
+        return self.model(x)
 
 
 class DecomposedHardswish(nn.Module):
@@ -235,16 +305,18 @@ def pixel_batches(images: torch.Tensor, img_size: int | Sequence[int], batch_siz
 
 def export_pixel_model(model: nn.Module, path: str | os.PathLike, img_size: int | Sequence[int],
                        quantization: str | None = None,
-                       calibration_images: torch.Tensor | None = None) -> Path:
+                       calibration_images: torch.Tensor | None = None, fold: bool = True) -> Path:
     """Export ``model`` behind a :class:`PixelInput` (NHWC float pixels 0-255 in, normalisation
-    folded in) to ``path`` (Chapters 07_quantization, 08_benchmark).
+    folded into the first convolution unless ``fold=False``) to ``path`` (Chapters
+    07_quantization, 08_benchmark).
 
     ``quantization="static"`` calibrates on ``calibration_images`` (uint8 [N, 3, h, w], e.g.
     training images; resized to ``img_size`` by :func:`pixel_batches`, full pixel range), so
     that the int8 input takes a uint8 pixel p as p - 128. Hard-swish activations are written
     out (:func:`int8_friendly_hardswish`) for INT8.
     """
-    net = PixelInput(int8_friendly_hardswish(model) if quantization else copy.deepcopy(model))
+    net = PixelInput(int8_friendly_hardswish(model) if quantization else copy.deepcopy(model),
+                     fold=fold)
     h, w = image_hw(img_size)
     example = torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(0)) * 255.0
     calibration = None

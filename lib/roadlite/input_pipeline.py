@@ -273,3 +273,13 @@ def ratios(table: pd.DataFrame, final: str, reference: str) -> pd.DataFrame:
         raise KeyError(f"no (source, size) measured for both {final!r} and {reference!r}")
     return pd.DataFrame({name: a.loc[common, col] / b.loc[common, col]
                          for name, col in cols.items()})
+
+
+def inference_speedup(table: pd.DataFrame, slow: str, fast: str, source: str = "frame"
+                      ) -> dict[int, float]:
+    """``slow``'s inference time over ``fast``'s in :func:`stage_table`'s table, per input size,
+    from ``source`` (Chapter 08_benchmark: Model 5 with its normalisation computed over Model 5
+    with it folded into the first convolution)."""
+    infer = table["inference (ms)"].sort_index()
+    return {int(z): float(t) for z, t in
+            (infer.loc[slow, source] / infer.loc[fast, source]).items()}

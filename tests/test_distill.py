@@ -315,3 +315,33 @@ def test_train_kd_students_matches_the_loop_it_replaces(tmp_path):
         assert torch.equal(p, q)
     # the students start from the same weights but differ by their lambda
     assert results["kd"].history[0]["loss"] != results["kd_no_l1"].history[0]["loss"]
+
+
+def test_the_teacher_cache_gives_the_teachers_logits_on_every_flipped_batch():
+    from roadlite.distill import TeacherCache, make_kd_criterion
+    from roadlite.training import iterate_batches
+
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    student = nn.Sequential(nn.Flatten(), nn.Linear(3 * 12 * 12, 3))
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (20, 3, 12, 12), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 3, (20,), generator=g)
+    cache = TeacherCache(teacher, x, flips=True, batch_size=7)
+    assert len(cache) == 80  # four forms of each image
+    cached = make_kd_criterion(teacher, student, cache=cache)
+    plain = make_kd_criterion(teacher, student)
+    for xb, yb in iterate_batches(x, y, 6, shuffle=True, generator=g, augment=True,
+                                  channels_last=True):
+        with torch.no_grad():
+            torch.testing.assert_close(cache(xb), teacher(xb), rtol=1e-5, atol=1e-6)
+            s = student(xb)
+        torch.testing.assert_close(cached(s, yb, xb), plain(s, yb, xb), rtol=1e-5, atol=1e-6)
+    assert cache.misses == 0 and cache.hits == 2 * 20  # two lookups of every image
+    other = torch.randn(2, 3, 12, 12)  # not a training image: run through the teacher
+    with torch.no_grad():
+        torch.testing.assert_close(cache(other), teacher(other))
+    assert cache.misses == 2 and len(cache) == 82
+    with pytest.raises(ValueError, match="uint8"):
+        TeacherCache(teacher, x.float())

@@ -218,3 +218,10 @@ def test_round_to_is_checked():
                            check_upstream=False).round_to is None
     with pytest.raises(ParameterError, match="'round_to' = 0 must be >= 1"):
         validate_params("06_pruning", good("06_pruning", round_to=0), check_upstream=False)
+
+
+def test_fast_ratio_may_be_null_but_not_out_of_range():
+    assert validate_params("06_pruning", good("06_pruning", fast_ratio=None),
+                           check_upstream=False).fast_ratio is None
+    with pytest.raises(ParameterError, match="'fast_ratio' = 1.5 must lie strictly between"):
+        validate_params("06_pruning", good("06_pruning", fast_ratio=1.5), check_upstream=False)

@@ -111,7 +111,13 @@ MODELS: tuple[Model, ...] = (
 VARIANTS: tuple[Model, ...] = (
     Model("model5_int8_dynamic", "07_quantization", "model4_pruned",
           "Model 5, dynamic-range INT8 (the authors' code's kind)", kind="tflite"),
+    # Ours, not the paper's: Model 3 pruned harder for speed (chapter 06's fast_ratio), and its
+    # INT8 file; chapters 06-09 report it beside Model 4 / 5 when it was made.
+    Model("model4_fast", "06_pruning", "refined_mobilenet_v2", "Model 4, pruned for speed"),
+    Model("model5_fast_int8", "07_quantization", "model4_fast", "Model 5, pruned for speed",
+          kind="tflite"),
 )
+FAST: tuple[str, str] = ("model4_fast", "model5_fast_int8")
 
 # The peers: torchvision's small networks that a practitioner would pick instead of the ladder,
 # trained by chapter 03 on the baseline's data, recipe and budget (its ``peers`` parameter says

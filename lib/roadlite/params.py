@@ -263,6 +263,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
                        max=1.0),
         "sensitivity_ratios": Param(list, "ratios of the per-group sensitivity scan",
                                     check=_ratios),
+        "fast_ratio": Param(float, "also prune Model 3 at this ratio into a faster Model 4 "
+                                   "(ours: chapters 07-09 quantize, time and compare it); null: "
+                                   "none", nullable=True, check=_open_unit_interval),
         "round_to": Param(int, "keep every pruned channel count a multiple of this (the SIMD "
                                "width a kernel works in; null: the ratio's exact counts, as the "
                                "authors' code)", min=1, max=256, nullable=True),

@@ -229,9 +229,13 @@ def peers_section(found: dict[str, dict[str, Any]],
                      _fmt(b.get("tflite_size_bytes"), "mb"),
                      _maybe(a.get("latency_ms_litert_1thread"), "{:.2f}"),
                      _maybe(b.get("latency_ms_litert_1thread"), "{:.2f}")])
-    for key, label in (("mobilenet_v2", "MobileNetV2 (baseline)"), ("model4_pruned", "Model 4 / 5")):
+    int8_of = {"model4_pruned": "model5_int8", "model4_fast": "model5_fast_int8"}
+    for key, label in (("mobilenet_v2", "MobileNetV2 (baseline)"), ("model4_pruned", "Model 4 / 5"),
+                       ("model4_fast", "Model 4 / 5, pruned for speed (ours)")):
+        if key == "model4_fast" and key not in models:
+            continue
         _, a = models.get(key, ("", {}))
-        _, b = models.get("model5_int8", ("", {})) if key == "model4_pruned" else ("", {})
+        _, b = models.get(int8_of[key], ("", {})) if key in int8_of else ("", {})
         rows.append([label, _fmt(a.get("params"), "int"), _fmt(a.get("accuracy"), "pct"),
                      _fmt(b.get("accuracy"), "pct") if b else "–",
                      _fmt(a.get("tflite_size_bytes"), "mb"),
@@ -253,11 +257,22 @@ def peers_section(found: dict[str, dict[str, Any]],
                 " on the Huawei P40, "
                 f"{MOBILITENET['model5_int8']['latency_ms_headset'] / MOBILITENET['mobilenet_v2']['latency_ms_headset']:.3f}"
                 " on the Meta Quest 3):", "",
-                _table(["source and size", "median ratio", "mean ratio", "inference ratio"],
-                       [[k.replace("_", " at ") + " px", f"{r['end-to-end median']:.3f}",
-                         f"{r['end-to-end mean']:.3f}", f"{r['inference']:.3f}"]
-                        for k, r in ratios.items()])]
+                _ratio_table(ratios)]
+    fast = m08.get("input_path_ratios_fast") or {}
+    if fast:
+        out += ["", "The same for chapter 06's Model 4 pruned for speed (`fast_ratio`, ours), "
+                "quantized like Model 5, over MobileNetV2:", "",
+                _ratio_table(fast)]
     return out
+
+
+def _ratio_table(ratios: dict[str, dict[str, float]]) -> str:
+    """Chapter 08's input-path ratios (``"<source>_<size>"`` -> end-to-end median, mean and
+    inference ratio) as a table."""
+    return _table(["source and size", "median ratio", "mean ratio", "inference ratio"],
+                  [[k.replace("_", " at ") + " px", f"{r['end-to-end median']:.3f}",
+                    f"{r['end-to-end mean']:.3f}", f"{r['inference']:.3f}"]
+                   for k, r in ratios.items()])
 
 
 def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:

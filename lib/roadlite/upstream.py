@@ -63,6 +63,11 @@ class Upstream:
                            f"(it has {sorted(models)})")
         return models[key]
 
+    def made(self, key: str) -> bool:
+        """Whether the chapter that makes model ``key`` reported it (e.g. chapter 06's faster
+        Model 4 exists only with its ``fast_ratio`` set)."""
+        return key in (self.metrics(book.model(key).chapter).get("models") or {})
+
     def peers(self) -> list[str]:
         """The peers chapter 03 trained (its ``peers`` parameter), in the book's order."""
         models = self.metrics("03_eca").get("models") or {}

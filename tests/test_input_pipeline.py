@@ -224,6 +224,23 @@ def test_resize_square_takes_the_centre():
     assert same.shape == (48, 48, 3)
 
 
+def test_resize_square_is_a_pyramid_close_to_opencvs_area_average():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    frame = cv2.resize(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (320, 240),
+                       interpolation=cv2.INTER_LINEAR)  # a smooth frame, like a photo
+    square = frame[:, 40:280]
+    # a power-of-two factor: two 2 x 2 averages are the 4 x 4 average (up to one rounding)
+    four = cv2.resize(square, (60, 60), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(resize_square(frame, 60).astype(int) - four).max() <= 1
+    for size in (112, 48):  # other factors: close to the one-call area average
+        area = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA).astype(float)
+        got = resize_square(frame, size)
+        assert got.shape == (size, size, 3) and got.dtype == np.uint8
+        assert np.abs(got - area).mean() < 4.0, size
+
+
 def test_camera_frames_and_jpeg_photos():
     x = _images(3, 16)
     frames = camera_frames(x, 64, 48)

@@ -157,6 +157,11 @@ def model(key: str) -> Model:
         raise KeyError(f"unknown model {key!r}; the book has {', '.join(_MODELS)}") from None
 
 
+def label(key: str) -> str:
+    """How the book labels model ``key``; a key the book does not have is its own label."""
+    return _MODELS[key].label if key in _MODELS else key
+
+
 def ladder(kind: str | None = None, include_variants: bool = False) -> list[Model]:
     """The ladder's models in order (optionally only those of ``kind``, and the variants)."""
     models = list(MODELS) + (list(VARIANTS) if include_variants else [])

@@ -427,7 +427,6 @@ def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequenc
     """
     paper = MOBILITENET if paper is None else paper
     labels = labels or {}
-    known = {m.key for m in book.ladder(include_variants=True) + list(book.PEERS + book.PEERS_INT8)}
     unknown = [c for c in columns if isinstance(c, str) and c not in PAPER_VS_THIS_RUN_COLUMNS]
     if unknown:
         raise KeyError(f"unknown column(s) {unknown}; known: {', '.join(PAPER_VS_THIS_RUN_COLUMNS)}")
@@ -435,7 +434,7 @@ def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequenc
         raise ValueError("the 'macs' column needs img_size")
     rows: dict[str, dict[str, Any]] = {}
     for key, entry in entries.items():
-        label = labels.get(key) or (book.model(key).label if key in known else key)
+        label = labels.get(key) or book.label(key)
         row: dict[str, Any] = {}
         for col in columns:
             if not isinstance(col, str):
@@ -578,7 +577,7 @@ def plot_seed_ablation(summary: Mapping[str, Any],
                         label="paper: mean ± std" if key == next(k for k in keys if k in paper)
                         else None)
     ax.set_xticks(xs)
-    ax.set_xticklabels([book.model(k).label if k in _known_keys() else k for k in keys],
+    ax.set_xticklabels([book.label(k) for k in keys],
                        rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"Accuracy over {len(summary['seeds'])} seeds")
@@ -587,10 +586,6 @@ def plot_seed_ablation(summary: Mapping[str, Any],
     fig = ax.figure
     fig.tight_layout()
     return fig
-
-
-def _known_keys() -> set[str]:
-    return {m.key for m in book.ladder(include_variants=True) + list(book.PEERS + book.PEERS_INT8)}
 
 
 # --------------------------------------------------------------------------- the recipe vs the peers

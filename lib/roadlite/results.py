@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from roadlite.book import MODELS, PEERS, PEERS_INT8, SLUGS
+from roadlite.book import label as book_label
 from roadlite.paper_numbers import (
     LR_CRACKNET,
     LR_CRACKNET_SOURCE,
@@ -201,8 +202,7 @@ def seeds_section(found: dict[str, dict[str, Any]]) -> list[str]:
     rows = []
     for key, m in seeds["models"].items():
         paper = MOBILITENET.get(key)
-        label = next((e.label for e in (*MODELS, *PEERS, *PEERS_INT8) if e.key == key), key)
-        rows.append([label, str(m["n"]), f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}",
+        rows.append([book_label(key), str(m["n"]), f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}",
                      f"{paper['accuracy']:.2f} ± {paper['accuracy_std']:.2f}" if paper else "–"])
     return out + [f"Seeds {', '.join(str(s) for s in seeds['seeds'])} (chapter 09):", "",
                   _table(["model", "seeds", "this run: mean ± std (%)",

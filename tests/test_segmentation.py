@@ -162,6 +162,33 @@ def test_adversarial_losses_by_hand():
     assert float(losses.generator_loss(zero, w)) == pytest.approx(0.5 * 2 * log2)
 
 
+def test_adversarial_terms_follow_their_weights():
+    """Table I's "+ L_Dg" row (d_local = 0): neither side has a per-pixel term, so the segmenter
+    gets no gradient from the untrained per-pixel head; likewise for d_global = 0."""
+    log2 = float(np.log(2))
+    glob = torch.zeros(2, 1, requires_grad=True)  # logit 0: -log sigmoid = log 2
+    pix = torch.full((2, 1, 4, 4), -20.0, requires_grad=True)  # "fake" for sure: -log s = 20
+    only_global = losses.LossWeights(d_local=0.0)
+    g = losses.generator_loss((glob, pix), only_global)
+    assert float(g) == pytest.approx(0.5 * log2)
+    g.backward()
+    assert pix.grad is None or float(pix.grad.abs().sum()) == 0.0
+    assert float(glob.grad.abs().sum()) > 0
+    only_local = losses.LossWeights(d_global=0.0)
+    assert float(losses.generator_loss((glob, pix), only_local)) == pytest.approx(0.5 * 20, rel=1e-6)
+    # weights scale the terms (1 and 1 in the paper: L_G of Eq. 22 unchanged)
+    both = float(losses.generator_loss((glob, pix), losses.LossWeights(d_global=2.0)))
+    assert both == pytest.approx(0.5 * (2 * log2 + 20), rel=1e-6)
+    # the discriminator side: the per-pixel term drops out with d_local = 0, even if non-finite
+    real = (torch.zeros(2, 1), torch.full((2, 1, 4, 4), float("nan")))
+    d = losses.discriminator_loss(real, (torch.zeros(2, 1), pix.detach()), only_global)
+    assert float(d) == pytest.approx(0.4 * 2 * log2)
+    with pytest.raises(ValueError, match="d_global and d_local are both 0"):
+        losses.generator_loss((glob, pix), losses.LossWeights(d_global=0.0, d_local=0.0))
+    with pytest.raises(ValueError, match="d_local"):
+        losses.discriminator_loss(real, real, losses.LossWeights(d_local=-1.0))
+
+
 def test_distiller_adapter_when_channels_differ():
     d = losses.Distiller(4, 8)
     assert isinstance(d.adapter, torch.nn.Conv2d)

@@ -5,7 +5,9 @@
   divided by N*C (Eqs. 12-15). The paper gives no tau: the book uses 1.
 * :func:`segmentation_loss` -- 0.5 BCE + 0.5 Dice (Eqs. 16-18, smoothing eps = 1).
 * :func:`discriminator_loss`, :func:`generator_loss` -- Eqs. 19-22 with the discriminator's
-  global (encoder) and per-pixel outputs as logits (BCE with logits = -log sigmoid).
+  global (encoder) and per-pixel outputs as logits (BCE with logits = -log sigmoid); both sides'
+  global and per-pixel terms follow ``d_global`` / ``d_local`` (a zero weight: no term), so
+  Table I's rows train what they name.
 * :class:`Distiller` -- the student's total loss, with a 1x1 adapter when the student's up3
   features have another channel count than the teacher's.
 """
@@ -72,16 +74,44 @@ def _bce(logits: torch.Tensor, value: float) -> torch.Tensor:
 def discriminator_loss(real: tuple[torch.Tensor, torch.Tensor],
                        fake: tuple[torch.Tensor, torch.Tensor],
                        w: LossWeights = LossWeights()) -> torch.Tensor:
-    """lambda_D (lambda_Dg L_Dg + lambda_Dl L_Dl); ``real``/``fake`` = (global, per-pixel) logits."""
-    l_g = _bce(real[0], 1.0) + _bce(fake[0], 0.0)
-    l_l = _bce(real[1], 1.0) + _bce(fake[1], 0.0)
-    return w.d * (w.d_global * l_g + w.d_local * l_l)
+    """lambda_D (lambda_Dg L_Dg + lambda_Dl L_Dl) (Eq. 20); ``real``/``fake`` = (global,
+    per-pixel) logits. A zero weight drops its term (it is not computed, so it cannot carry a
+    non-finite value into the sum); with both weights zero the loss is an error, not a silent 0."""
+    _check_adversarial_weights(w, "discriminator_loss")
+    terms = []
+    if w.d_global:
+        terms.append(w.d_global * (_bce(real[0], 1.0) + _bce(fake[0], 0.0)))
+    if w.d_local:
+        terms.append(w.d_local * (_bce(real[1], 1.0) + _bce(fake[1], 0.0)))
+    return w.d * sum(terms)
 
 
 def generator_loss(fake: tuple[torch.Tensor, torch.Tensor],
                    w: LossWeights = LossWeights()) -> torch.Tensor:
-    """lambda_G L_G: the segmenter wants both outputs to call its prediction real."""
-    return w.g * (_bce(fake[0], 1.0) + _bce(fake[1], 1.0))
+    """lambda_G L_G: the segmenter wants the discriminator's outputs to call its prediction real.
+
+    The paper's L_G (Eq. 22) sums a global and a per-pixel term; its Table I adds L_Dg and L_Dl
+    one at a time. The generator's two terms follow the same switches, weighted by ``d_global``
+    and ``d_local`` (both 1 in the paper's weights, so the full model is Eq. 22 unchanged): with
+    ``d_local = 0`` (Table I's "+ L_Dg" row) the per-pixel head, which is not trained then, adds
+    nothing to the segmenter's loss. The weighting of L_G's parts is ours: the paper gives L_G
+    one weight, lambda_G."""
+    _check_adversarial_weights(w, "generator_loss")
+    terms = []
+    if w.d_global:
+        terms.append(w.d_global * _bce(fake[0], 1.0))
+    if w.d_local:
+        terms.append(w.d_local * _bce(fake[1], 1.0))
+    return w.g * sum(terms)
+
+
+def _check_adversarial_weights(w: LossWeights, where: str) -> None:
+    if w.d_global < 0 or w.d_local < 0:
+        raise ValueError(f"{where}: d_global ({w.d_global}) and d_local ({w.d_local}) must be "
+                         ">= 0")
+    if not (w.d_global or w.d_local):
+        raise ValueError(f"{where}: d_global and d_local are both 0, so there is no adversarial "
+                         "term; train without a discriminator instead")
 
 
 class Distiller(nn.Module):

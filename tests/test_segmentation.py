@@ -51,6 +51,30 @@ def test_lrcracknet_shapes(bottleneck, rdldc):
     assert f.shape == (2, 8, 24, 32)  # up3: half resolution, width channels
 
 
+def test_casvit_block_shapes_and_parameters():
+    """Table II's fourth row ([30] = CAS-ViT): shapes kept, parameters counted by hand
+    (local integration 2c^2 + 12c, two BatchNorms 4c, CATM 5c^2 + 46c, MLP 8c^2 + 5c)."""
+    for c, hw in ((16, (5, 7)), (24, (3, 4))):
+        block = networks.CASViTBlock(c).eval()
+        y = block(torch.randn(2, c, *hw))
+        assert y.shape == (2, c, *hw)
+        assert networks.count_params(block) == 15 * c * c + 67 * c
+        mixer = networks.AdditiveTokenMixer(c)
+        assert networks.count_params(mixer) == 5 * c * c + 46 * c
+    # the additive mixer by hand: proj(context(Phi_q(Q) + Phi_k(K)) * V)
+    mixer = networks.AdditiveTokenMixer(8).eval()
+    x = torch.randn(1, 8, 6, 6)
+    q, k, v = mixer.qkv(x).chunk(3, dim=1)
+    ref = mixer.proj(mixer.context(mixer.phi_q(q) + mixer.phi_k(k)) * v)
+    assert torch.allclose(mixer(x), ref)
+    # in the network: "casvit" puts the block at the bottleneck (8w channels), "standard" is ours
+    m = networks.LRCrackNet(8, bottleneck="casvit")
+    assert isinstance(m.bottleneck, networks.CASViTBlock)
+    assert networks.count_params(m.bottleneck) == 15 * 64 * 64 + 67 * 64
+    assert isinstance(networks.LRCrackNet(8, bottleneck="standard").bottleneck,
+                      networks.StandardTransformer)
+
+
 def test_teacher_needs_and_uses_the_boundary():
     t = networks.LRCrackNet(8, boundary_input=True).eval()
     x = torch.randn(1, 3, 32, 32)
@@ -401,6 +425,43 @@ def test_diamond_element():
 
 
 # ---------------------------------------------------------------- results page, paper numbers
+
+
+def _iou_from_f1_holds(f1: float, iou: float) -> bool:
+    """Can a true F1 that prints as ``f1`` give a true IoU = F1 / (2 - F1) that prints as
+    ``iou`` (both in %, three decimals)? The printed digits may be rounded or cut: all 47 pairs of
+    Tables I-V fit cutting, 46 fit rounding (Table V's HrSegNet, 80.673 / 67.608, is 0.0013 off
+    F1 / (2 - F1) = 67.6067, beyond rounding's 0.0012). IoU rises with F1, so the interval of
+    F1 maps onto an interval of IoU."""
+    def g(f):
+        return 100 * (f / 100) / (2 - f / 100)
+    rounded = g(f1 - 0.0005) <= iou + 0.0005 and g(f1 + 0.0005) >= iou - 0.0005
+    cut = g(f1) < iou + 0.001 and g(f1 + 0.001) > iou
+    return rounded or cut
+
+
+def test_paper_f1_iou_pairs_come_from_one_pooled_confusion_matrix():
+    """Every (F1, IoU) pair of LR-CrackNet's Tables I-V in paper_numbers satisfies
+    IoU = F1 / (2 - F1): the evidence that the paper's F1 and IoU come from one confusion matrix
+    (pooled), since per-image means of F1 and IoU do not obey it. The paper states no protocol."""
+    from roadlite.paper_numbers import LR_CRACKNET
+
+    pairs = {(table, row): (v["f1"], v["iou"]) for table, rows in LR_CRACKNET.items()
+             if isinstance(rows, dict) for row, v in rows.items()
+             if isinstance(v, dict) and {"f1", "iou"} <= set(v)}
+    tables = {t for t, _ in pairs}
+    assert tables >= {"table1_deepcrack", "table1_camcrack789", "table2_deepcrack",
+                      "table2_camcrack789", "table3_udtiri_crack", "table4_deepcrack_all",
+                      "table5_camcrack789"}
+    # Table I: 2 x 5, Table II: 2 x 5, Tables III-V: 3 x 9 pairs
+    assert sum(t != "table4_deepcrack" for t, _ in pairs) == 47
+    bad = {k: v for k, v in pairs.items() if not _iou_from_f1_holds(*v)}
+    assert not bad, f"(F1, IoU) pairs off IoU = F1 / (2 - F1): {bad}"
+    # the check can fail: a transcription slip of one unit in the second decimal is caught
+    assert not _iou_from_f1_holds(84.099, 72.571)
+    # and the identity holds for the book's own pooled scores
+    s = metrics.scores({"tp": 123, "fp": 45, "fn": 67, "tn": 10_000})
+    assert s["iou"] == pytest.approx(s["f1"] / (2 - s["f1"]))
 
 
 def test_lr_cracknet_section_reads_metrics_only():

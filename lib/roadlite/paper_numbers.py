@@ -103,28 +103,69 @@ POLAT_RECIPE = {"images": 40_000, "source_px": 227, "split": "80 / 10 / 10", "im
                 "optimizer": "Adam", "lr": 1e-4, "batch_size": 32, "epochs": 50,
                 "dropout": 0.5, "loss": "Dice", "backbone": "MobileNetV2, ImageNet, frozen"}
 
-# Chapter 11_crack_segmentation: Ma et al., "LR-CrackNet: lightweight real-time pixel-wise road
-# crack detection via self-derived multimodal knowledge distillation", IEEE Sensors J. (2025).
-# Percentages; FPS on an NVIDIA RTX 3090 (Tables II, VI) and a 32 GB Jetson AGX Orin (Table VI).
-LR_CRACKNET_SOURCE = "Ma et al., IEEE Sensors J. (2025), Tables I, II, IV and VI"
+# Chapter 11_crack_segmentation: Ma, Hu, Song, Guo, Fan, "Self-Derived Multimodal Knowledge
+# Distillation for Real-Time Road Crack Detection" (LR-CrackNet), IEEE Sensors J. (2025),
+# doi:10.1109/JSEN.2025.3602294. Percentages; FPS on an NVIDIA RTX 3090 (Tables II, VI) and a
+# 32 GB Jetson AGX Orin (Table VI). Every (F1, IoU) pair of Tables I-V satisfies
+# IoU = F1 / (2 - F1) to the printed three decimals (tests/test_segmentation.py checks it), which
+# holds when both come from one confusion matrix pooled over the test set; the paper itself
+# names no threshold, pooling or AIoU definition.
+LR_CRACKNET_SOURCE = ("Ma et al., \"Self-Derived Multimodal Knowledge Distillation for Real-Time "
+                      "Road Crack Detection\", IEEE Sensors J. (2025), Tables I-VI")
+
+
+def _rows(names: tuple[str, ...], values: tuple[tuple[float, ...], ...],
+          keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    return {n: dict(zip(keys, v, strict=True)) for n, v in zip(names, values, strict=True)}
+
+
+_PEERS = ("Deepcrack18", "Deepcrack19", "SCCDNet", "Crack-Att", "HrSegNet", "CDLN", "LECSFormer",
+          "CT-crackseg", "LR-CrackNet")
+_F_I_A = ("f1", "iou", "aiou")
+# Tables III-V: F1, IoU, AIoU (%) of the eight peers and LR-CrackNet ("ours") on each test split.
+_TABLE3 = _rows(_PEERS, ((65.756, 48.982, 73.708), (64.448, 47.544, 72.956),
+                         (64.189, 47.263, 72.797), (67.598, 51.055, 74.710),
+                         (66.770, 50.117, 74.281), (67.522, 50.968, 74.456),
+                         (69.712, 53.506, 76.025), (70.612, 54.573, 76.574),
+                         (71.419, 55.545, 77.060)), _F_I_A)
+_TABLE4 = _rows(_PEERS, ((78.149, 64.135, 81.219), (81.276, 68.458, 83.468),
+                         (76.164, 61.504, 79.590), (78.191, 64.191, 81.210),
+                         (81.453, 68.709, 83.598), (82.242, 69.839, 84.087),
+                         (82.389, 70.052, 84.268), (80.825, 67.821, 83.158),
+                         (84.099, 72.561, 85.622)), _F_I_A)
+_TABLE5 = _rows(_PEERS, ((76.935, 62.515, 80.479), (80.991, 68.054, 83.347),
+                         (70.921, 54.944, 76.042), (74.949, 59.935, 79.007),
+                         (80.673, 67.608, 83.125), (81.632, 68.964, 83.718),
+                         (80.177, 66.913, 82.703), (79.569, 66.070, 82.334),
+                         (83.025, 70.977, 84.865)), _F_I_A)
+# Table I: the losses added one by one (L_Seg; + L_Dg; + L_Dl; + L_FD; + L_LD = the full model).
+_TABLE1_ROWS = ("L_Seg", "+ L_Dg", "+ L_Dl", "+ L_FD", "+ L_LD (full)")
+# Table II: the paper's rows "Base*" (a U-Net [29] "with base channels reduced from 64 to 32"),
+# "Fast-T (w/o)", "RDLDC (w/o)", "Standard-T (w*)" ("the fourth integrates another Transformer
+# variant [30]", [30] = CAS-ViT, convolutional additive self-attention) and "LR-CrackNet (w)".
+_TABLE2_ROWS = ("U-Net (Base, 32 ch.)", "without Fast-T", "without RDLDC",
+                "Standard-T (CAS-ViT [30])", "LR-CrackNet")
+_FPS_3090 = (376.69, 443.83, 242.79, 266.22, 324.40)
 LR_CRACKNET: dict[str, dict] = {
     # Table IV (DeepCrack test split, 237 images): LR-CrackNet and the runner-up.
-    "table4_deepcrack": {"LR-CrackNet": {"f1": 84.099, "iou": 72.561, "aiou": 85.622},
-                         "LECSFormer": {"f1": 82.389, "iou": 70.052, "aiou": 84.268}},
-    # Table II (DeepCrack): U-Shaped ablations; "Base" = U-Net with 32 base channels.
-    "table2_deepcrack": {
-        "U-Net (Base, 32 ch.)": {"fps_3090": 376.69, "f1": 79.587, "iou": 66.095},
-        "without Fast-T": {"fps_3090": 443.83, "f1": 80.856, "iou": 67.864},
-        "without RDLDC": {"fps_3090": 242.79, "f1": 82.069, "iou": 69.590},
-        "with a standard transformer": {"fps_3090": 266.22, "f1": 81.861, "iou": 69.292},
-        "LR-CrackNet": {"fps_3090": 324.40, "f1": 84.099, "iou": 72.561}},
-    # Table I (DeepCrack): losses added one by one.
-    "table1_deepcrack": {
-        "L_Seg": {"f1": 81.397, "iou": 68.630},
-        "+ L_Dg": {"f1": 82.285, "iou": 69.902},
-        "+ L_Dl": {"f1": 82.454, "iou": 70.146},
-        "+ L_FD": {"f1": 82.990, "iou": 70.925},
-        "+ L_LD (full)": {"f1": 84.099, "iou": 72.561}},
+    "table4_deepcrack": {k: _TABLE4[k] for k in ("LR-CrackNet", "LECSFormer")},
+    # Tables III, IV, V in full (UDTIRI-Crack, DeepCrack, CamCrack789).
+    "table3_udtiri_crack": _TABLE3,
+    "table4_deepcrack_all": _TABLE4,
+    "table5_camcrack789": _TABLE5,
+    # Table II: U-shaped ablations (FPS on the RTX 3090, the same for both data sets).
+    "table2_deepcrack": _rows(_TABLE2_ROWS, tuple(zip(_FPS_3090, (
+        79.587, 80.856, 82.069, 81.861, 84.099), (66.095, 67.864, 69.590, 69.292, 72.561),
+        strict=True)), ("fps_3090", "f1", "iou")),
+    "table2_camcrack789": _rows(_TABLE2_ROWS, tuple(zip(_FPS_3090, (
+        80.563, 81.559, 82.416, 82.195, 83.025), (67.452, 68.860, 70.091, 69.772, 70.977),
+        strict=True)), ("fps_3090", "f1", "iou")),
+    "table1_deepcrack": _rows(_TABLE1_ROWS, ((81.397, 68.630), (82.285, 69.902),
+                                             (82.454, 70.146), (82.990, 70.925),
+                                             (84.099, 72.561)), ("f1", "iou")),
+    "table1_camcrack789": _rows(_TABLE1_ROWS, ((80.233, 66.992), (81.640, 68.976),
+                                               (82.204, 69.785), (82.812, 70.666),
+                                               (83.025, 70.977)), ("f1", "iou")),
     # Table VI: parameters (M) and FPS of LR-CrackNet at 320 x 320.
     "table6": {"params_m": 3.856, "fps_3090": 324.40, "fps_orin": 46.419},
     # FPS of LR-CrackNet / FPS of the 32-channel U-Net on the RTX 3090 (Table II).

@@ -1,8 +1,12 @@
 """Segmentation metrics (Chapter 11_crack_segmentation).
 
-The LR-CrackNet group's protocol (their public WP-CrackNet code): threshold 0.5, TP / FP / FN /
-TN summed over the whole test set (not averaged per image), precision, recall, F1, crack IoU,
-background IoU and AIoU = their mean. Also the field's threshold sweeps with strict pixel
+The book's protocol: threshold 0.5, TP / FP / FN / TN summed over the whole test set (not
+averaged per image), precision, recall, F1, crack IoU, background IoU and AIoU = their mean. The
+LR-CrackNet paper defines no threshold, no pooling and no AIoU; what it does show is that every
+(F1, IoU) pair of its Tables I-V satisfies IoU = F1 / (2 - F1) to the printed digits, which holds
+when F1 and IoU come from one pooled confusion matrix (per-image means do not obey it);
+``tests/test_segmentation.py`` checks it on :mod:`roadlite.paper_numbers`. The threshold 0.5
+and AIoU as the mean of crack and background IoU are our reading. Also the field's threshold sweeps with strict pixel
 matching (no distance tolerance): ODS (one threshold for the data set, best pooled F1) and OIS
 (best F1 per image, averaged). Numbers of other protocols (per-image means, tolerance of a few
 pixels) are not comparable with these.

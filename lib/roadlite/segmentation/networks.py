@@ -1,20 +1,30 @@
 """LR-CrackNet's U-shaped segmentation networks and a plain U-Net (Chapter 11_crack_segmentation).
 
-Built from the paper's text (Ma et al., IEEE Sensors J. 2025, §III-A); it gives no widths and no
-code, so the choices are ours and stated here:
+Built from the paper's text (Ma et al., "Self-Derived Multimodal Knowledge Distillation for
+Real-Time Road Crack Detection", IEEE Sensors J. 2025, §III-A). The paper's abstract names a
+source package ("available at https://mias.group/LR-CrackNet/"); the book was built from the
+text without that package. The text gives no widths, so the choices below are ours:
 
 * widths: stem ``w``, then ``2w, 4w, 8w, 8w`` down the encoder (the last Down block keeps ``8w``
   because the decoder upsamples bilinearly, as in the common U-Net layout); the decoder mirrors
-  it (``4w, 2w, w, w``). ``w = 30`` gives the student 3,849,xxx parameters (the paper: 3.856 M;
-  see :func:`student_params_for_width` and the chapter's table);
+  it (``4w, 2w, w, w``). ``w = 30`` gives the student 3,845,080 parameters (the paper: 3.856 M;
+  see :func:`student_params_for_width` and the chapter's table) -- 30 is our fit to that count;
 * RDLDC: a 1x1 projection, two depthwise 3x3 Conv-BN-ReLU layers of which the second sees the sum
   of the projection and the first (the cross-connection), a 1x1 fusion of both and a residual
-  addition of the projection;
-* Down = 2x2 max-pool + block; Up = bilinear x2 + concatenation with the skip + block;
+  addition of the projection (the paper names the cross-connection and the depthwise layers,
+  not this layout);
+* Down = 2x2 max-pool + block; Up = bilinear x2 + concatenation with the skip + block (bilinear
+  is ours);
 * Fast-Transformer bottleneck: attention embedding (Eqs. 1-3), residual feature mixer (Eqs.
-  4-6), then ``x + MLP(x)`` with the MLP Conv1x1-GELU-Dropout-Conv1x1-Dropout (ratio 2.5, p 0.1);
+  4-6), then ``x + MLP(x)`` with the MLP Conv1x1-GELU-Dropout-Conv1x1-Dropout (the paper's
+  layers; the ratio 2.5, p 0.1 and the residual are ours); a 1x1 head with one logit per pixel;
 * the teacher adds the features of its two DLC stems (image, boundary map) -- the paper says two
-  stems, not how they merge.
+  stems, not how they merge;
+* Table II's fourth row, "Standard-T", integrates "another Transformer variant [30]", which is
+  CAS-ViT (Zhang et al. 2024, arXiv:2408.03703): :class:`CASViTBlock` (``bottleneck="casvit"``)
+  is built from CAS-ViT's published description. :class:`StandardTransformer`
+  (``bottleneck="standard"``) is ours, a ViT-style self-attention block that the paper did not
+  test.
 """
 
 from __future__ import annotations
@@ -134,8 +144,9 @@ class FastTransformer(nn.Module):
 
 
 class StandardTransformer(nn.Module):
-    """Table II's "Standard-T" ablation: pre-norm multi-head self-attention over all positions
-    and an MLP (ViT style, 4 heads)."""
+    """Ours, not the paper's: a ViT-style block, pre-norm multi-head self-attention over all
+    positions and an MLP (4 heads). The paper's Table II "Standard-T" row is CAS-ViT's block
+    ([30]), see :class:`CASViTBlock`; this one shows what plain self-attention does instead."""
 
     def __init__(self, c: int, heads: int = 4, mlp_ratio: float = 2.0, dropout: float = 0.1):
         super().__init__()
@@ -154,7 +165,79 @@ class StandardTransformer(nn.Module):
         return t.transpose(1, 2).reshape(b, c, h, w)
 
 
-BOTTLENECKS = ("fast", "standard", "none")
+class _SpatialOp(nn.Module):
+    """CAS-ViT's spatial attention: ``x * sigmoid(conv1x1_to_1(ReLU(BN(dw3x3(x)))))``."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.gate = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), nn.BatchNorm2d(c),
+                                  nn.ReLU(inplace=True), nn.Conv2d(c, 1, 1, bias=False),
+                                  nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class _ChannelOp(nn.Module):
+    """CAS-ViT's channel attention: ``x * sigmoid(conv1x1(GAP(x)))``."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c, 1, bias=False),
+                                  nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class AdditiveTokenMixer(nn.Module):
+    """CAS-ViT's convolutional additive token mixer (CATM; Zhang et al. 2024, §3).
+
+    ``Q, K, V`` from one 1x1 convolution; ``Phi(.) = C(S(.))``, spatial then channel attention,
+    applied to ``Q`` and to ``K`` (each its own weights); the two are *added* (no ``Q K^T``
+    matrix, so the cost is linear in the positions); a context mapping ``Gamma`` (a depthwise
+    3x3 convolution) of the sum multiplies ``V``; a depthwise 3x3 projection gives the output:
+    ``O = proj(Gamma(Phi_q(Q) + Phi_k(K)) * V)``."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.qkv = nn.Conv2d(c, 3 * c, 1, bias=False)
+        self.phi_q = nn.Sequential(_SpatialOp(c), _ChannelOp(c))
+        self.phi_k = nn.Sequential(_SpatialOp(c), _ChannelOp(c))
+        self.context = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.proj = nn.Conv2d(c, c, 3, padding=1, groups=c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).chunk(3, dim=1)
+        return self.proj(self.context(self.phi_q(q) + self.phi_k(k)) * v)
+
+
+class CASViTBlock(nn.Module):
+    """Table II's fourth row: a CAS-ViT block ([30] of the paper: "another Transformer variant"),
+    built from CAS-ViT's published description (the code here is ours): a residual local
+    integration (1x1 - GELU - depthwise 3x3 - ReLU - 1x1), then ``x + CATM(BN(x))`` and
+    ``x + MLP(BN(x))`` with a 1x1-GELU-1x1 MLP. The ratios (MLP 4, local integration 1) follow
+    CAS-ViT's description; LR-CrackNet's text says only "another Transformer variant [30]", not
+    how it was sized or placed, so putting one block where the Fast-Transformer sits is ours."""
+
+    def __init__(self, c: int, mlp_ratio: float = 4.0, dropout: float = 0.1):
+        super().__init__()
+        self.local = nn.Sequential(nn.Conv2d(c, c, 1), nn.GELU(),
+                                   nn.Conv2d(c, c, 3, padding=1, groups=c), nn.ReLU(inplace=True),
+                                   nn.Conv2d(c, c, 1))
+        self.norm1, self.norm2 = nn.BatchNorm2d(c), nn.BatchNorm2d(c)
+        self.mixer = AdditiveTokenMixer(c)
+        hidden = int(c * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Conv2d(c, hidden, 1), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Conv2d(hidden, c, 1), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.local(x)
+        x = x + self.mixer(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+BOTTLENECKS = ("fast", "standard", "casvit", "none")
 
 
 class LRCrackNet(nn.Module):
@@ -163,7 +246,8 @@ class LRCrackNet(nn.Module):
     ``forward(x)`` (student) or ``forward(x, boundary)`` (teacher) returns crack logits
     ``[B, 1, H, W]``; with ``return_features=True`` also the output of the third Up block
     (``up3``, the features the paper distils). ``rdldc=False`` and ``bottleneck`` give Table II's
-    ablations ("RDLDC (w/o)", "Fast-T (w/o)" = ``"none"``, "Standard-T" = ``"standard"``).
+    ablations ("RDLDC (w/o)", "Fast-T (w/o)" = ``"none"``, "Standard-T (w*)", the paper's
+    CAS-ViT variant = ``"casvit"``); ``"standard"`` is our ViT-style block, not in the paper.
     """
 
     def __init__(self, width: int = 30, boundary_input: bool = False, rdldc: bool = True,
@@ -184,6 +268,7 @@ class LRCrackNet(nn.Module):
         self.down4 = Down("dlc", 8 * w, 8 * w)
         self.bottleneck = {"fast": lambda: FastTransformer(8 * w),
                            "standard": lambda: StandardTransformer(8 * w),
+                           "casvit": lambda: CASViTBlock(8 * w),
                            "none": nn.Identity}[bottleneck]()
         self.up1 = Up("dlc", 16 * w, 4 * w)
         self.up2 = Up("dlc", 8 * w, 2 * w)
@@ -213,8 +298,9 @@ class LRCrackNet(nn.Module):
 
 
 class UNet(nn.Module):
-    """The plain U-Net of Table II's first row ("Base": 64 -> 32 base channels), bilinear
-    upsampling, DLC blocks everywhere, one logit per pixel."""
+    """The plain U-Net of Table II's first row ("a baseline U-Net [29] with base channels reduced
+    from 64 to 32"), DLC blocks everywhere, one logit per pixel; the bilinear upsampling (instead
+    of the original's transposed convolutions) and the ``8b`` last Down block are ours."""
 
     def __init__(self, base: int = 32, in_channels: int = 3):
         super().__init__()

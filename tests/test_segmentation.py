@@ -478,6 +478,10 @@ def test_lr_cracknet_section_reads_metrics_only():
         "paper_params_student_w30": 3_845_080, "source": "chapter 01 (generated)"}}}
     text = "\n".join(lr_cracknet_section(found))
     assert "71.25" in text and "84.10" in text and "0.912" in text and "3,845,080" in text
+    # the paper's U-Net has no AIoU (Table II: F1 and IoU): "not reported", not "not run"
+    unet_row = next(line for line in text.splitlines() if line.startswith("| U-Net |"))
+    assert "not reported" in unet_row and "79.59" in unet_row
+    assert "authors' protocol" not in text and "350 epochs" not in text
 
 
 @pytest.mark.realdata

@@ -1,13 +1,15 @@
 """Polat et al.'s crack / no-crack classifier: MobileNetV2 transfer learning (Chapter 10_crack_classifier).
 
-Polat, Çolak and Kılıç take MobileNetV2 pre-trained on ImageNet, freeze its body, and train a new
-head -- dropout 0.5 and one sigmoid output -- with a Dice loss (Adam, learning rate 1e-4, batch
+Polat, Çolak and Kılıç take MobileNetV2 pre-trained on ImageNet, freeze its body ("only the final
+layers were retrained for binary classification (crack/no crack) using a sigmoid activation";
+"Dropout: 50%"), with a Dice loss (Adam, learning rate 1e-4, batch
 32, 50 epochs with early stopping and reduce-on-plateau; flips, rotations of +-20 degrees, 20 %
 zoom and brightness changes on the training images). This module holds what the chapter needs
 on top of the book's training core (:func:`roadlite.training.fit`):
 
-* :class:`PolatClassifier`: the MobileNetV2 feature extractor of :mod:`roadlite.models` plus the
-  paper's head. The one sigmoid output z is returned as the two logits (0, z): softmax over them
+* :class:`PolatClassifier`: the MobileNetV2 feature extractor of :mod:`roadlite.models` plus a
+  head of our layout (global average pooling, dropout 0.5, one unit with a sigmoid: the paper
+  names the sigmoid and 50 % dropout, not the layers). The one sigmoid output z is returned as the two logits (0, z): softmax over them
   is exactly sigmoid(z), cross-entropy is exactly binary cross-entropy, and argmax is
   ``z > 0``, so the training core, its accuracy and the LiteRT export work unchanged;
 * the losses (:func:`dice_loss`, :func:`bce_loss`) and the paper's augmentation
@@ -127,11 +129,12 @@ VARIANT_LABELS = {
 
 
 class PolatClassifier(nn.Module):
-    """MobileNetV2's body + Polat et al.'s head (Chapter 10_crack_classifier).
+    """MobileNetV2's body + a head for Polat et al.'s task (Chapter 10_crack_classifier).
 
     ``features`` is the MobileNetV2 body of :func:`roadlite.models.mobilenet_v2` (stem, 17
     inverted residual blocks, 1x1 head convolution to 1280 channels); ``head`` is
-    Dropout(``dropout``) -> Linear(1280, 1) on the globally average-pooled features. The forward
+    Dropout(``dropout``) -> Linear(1280, 1) on the globally average-pooled features (our layout;
+    the paper gives the sigmoid output and "Dropout: 50%", not the layers). The forward
     pass returns the logits (0, z) [N, 2], so that softmax gives (1 - sigmoid(z), sigmoid(z)).
 
     ``frozen=True`` freezes the body as Keras' ``trainable = False`` does: its weights get no

@@ -310,7 +310,8 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "test_frac": Param(float, "test share of a data_root's split (paper: 0.1)", min=0.01,
                            max=0.45),
         "loss": Param(str, "training loss (paper: dice)", choices=("dice", "bce")),
-        "dropout": Param(float, "dropout before the sigmoid unit (paper: 0.5)", min=0.0,
+        "dropout": Param(float, "dropout before the sigmoid unit (paper: \"Dropout: 50%\", "
+                                "placement ours)", min=0.0,
                          max=0.95),
         "monitor": Param(str, "what reduce-on-plateau and early stopping watch (Keras' "
                               "default: val_loss)", choices=("val_loss", "val_accuracy")),
@@ -361,8 +362,9 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "weight_decay": Param(float, "L2 weight decay", min=0.0, max=1.0),
         "scheduler": Param(str, "learning-rate decay within each phase",
                            choices=("cosine", "none")),
-        "width": Param(int, "stem width w of teacher and student (30: the paper's 3.856 M "
-                            "parameters)", min=4, max=256, check=_multiple_of(2)),
+        "width": Param(int, "stem width w of teacher and student (the paper gives none; 30: "
+                            "the book's fit to its 3.856 M parameters)", min=4, max=256,
+                       check=_multiple_of(2)),
         "unet_base": Param(int, "base channels of the U-Net baseline (paper: 32)", min=4,
                            max=256, check=_multiple_of(2)),
         "disc_width": Param(int, "first width of the discriminator", min=4, max=256,
@@ -382,7 +384,8 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "dmia_factor": Param(float, "DMIA: radius = factor x erosion count (the paper gives "
                                     "none)", min=0.01, max=100.0, check=_positive),
         "deepcrack_val": Param(int, "DeepCrack training images moved to validation (paper: "
-                                    "90)", min=1, max=100_000),
+                                    "90 for evaluation; taking them from the training folder is "
+                                    "ours)", min=1, max=100_000),
         "ablations": Param(bool, "also train the paper's Table I and II ablations"),
         "speed_size": Param(int, "side of the input for parameters / MACs / FPS (paper: 320)",
                             min=32, max=2048, check=_multiple_of(32)),

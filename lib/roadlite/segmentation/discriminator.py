@@ -6,7 +6,8 @@ by directional-spatial attention (DSA, Eqs. 7-9). Global output: global average 
 encoder and a linear layer (one logit per image, ``D_en``). Decoder: four transposed convolutions
 (4x4, stride 2) back to the input size, one logit per pixel.
 
-DSA, our reading of the text (no code is public): split the channels into ``groups``; per group,
+DSA, our reading of the text (the paper's abstract names a source package at
+https://mias.group/LR-CrackNet/; the book was built from the text without it): split the channels into ``groups``; per group,
 directional context from average pooling along the vertical and the horizontal direction (the
 adaptive pools of Eqs. 8-9 with windows spanning the whole column / row), concatenated and fused
 by a 1x1 convolution (Eq. 7) into a vertical and a horizontal sigmoid gate; in parallel the

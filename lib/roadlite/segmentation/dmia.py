@@ -3,8 +3,8 @@
 
 Erode the mask with a small elliptical structuring element (OpenCV's 3x3 ellipse) until nothing
 is left; the number of erosions ``n`` measures the crack's half-width. The radius is
-``r = max(1, round(factor * n))`` -- the paper scales ``n`` "proportionally" without giving the
-factor; the book uses ``factor = 1`` (parameter ``dmia_factor``). Dilate the mask with a diamond
+``r = max(1, round(factor * n))`` -- the paper determines the radius from ``n`` "through
+proportional scaling" without giving the factor; the book uses ``factor = 1`` (parameter ``dmia_factor``). Dilate the mask with a diamond
 (the Manhattan ball ``|dy| + |dx| <= r``, :func:`diamond`) and subtract the mask: a band of width ``r``
 around the crack, wider around wider cracks. An empty mask gives an empty boundary.
 """

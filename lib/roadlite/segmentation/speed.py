@@ -1,10 +1,13 @@
 """Parameters, MACs and frames per second at 320x320, batch 1 (Chapter 11_crack_segmentation).
 
-The paper times its networks on an RTX 3090 (Table II) and a Jetson AGX Orin (Table VI); the book
+The paper times its networks on an RTX 3090 (Table II) and a Jetson AGX Orin (Table VI) and
+gives parameters (Table VI) but no MACs: the MACs are the book's count. The book
 times them on the CPU in PyTorch (eager, ``torch.no_grad``) and in LiteRT (the ``.tflite`` file,
 XNNPACK), inference only (no decoding, no pre-processing), with
 :func:`roadlite.latency.time_callable`. Speed does not depend on the weights, so the models timed
-at the paper's widths need not be trained.
+at paper size need not be trained: the student at width 30 (the book's fit to the paper's
+3.856 M parameters; the paper gives no widths) and the U-Net at 32 base channels (the paper's
+"base channels reduced from 64 to 32").
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ are correlated: :func:`mcnemar_test` looks only at the images on which exactly o
 right, :func:`paired_bootstrap` resamples images (the same draw for both models) to get a
 confidence interval for the accuracy difference. :func:`bootstrap_accuracy_ci` gives the interval
 of one model's accuracy (chapter 09's ablation table uses it: every run trains one seed).
-:func:`mean_std` gives the paper's form, mean ± std; :func:`accuracies_over_seeds` and
+:func:`mean_std` gives mean ± std over seeds (the paper prints value ± spread without saying
+what the ± is over); :func:`accuracies_over_seeds` and
 :func:`seed_ablation` use it for the seed runs of ``make book SEEDS=N``;
 :func:`pareto_front` and :func:`plot_pareto` show which models no other model beats in
 accuracy, latency and size at once.
@@ -264,8 +265,8 @@ def bootstrap_accuracy_ci(y_true: Any, y_pred: Any, n_boot: int = 2000, seed: in
 
 
 def mean_std(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1) over seeds, the form of the paper's
-    "mean ± std" (which does not say over how many runs) (Chapter 09_confusion).
+    """Mean and sample standard deviation (ddof=1) over seeds, printed like the paper's
+    "value ± spread" (the paper does not say what its ± is over) (Chapter 09_confusion).
 
     With a single value the standard deviation is undefined and returned as NaN (not 0: one run
     says nothing about the spread); with no values both are NaN.

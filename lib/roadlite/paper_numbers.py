@@ -10,8 +10,9 @@ stand-in and ``params_from`` says what the paper says and where the number comes
 Models 2 and 3, our count of the architecture in the authors' released code. Where the paper
 gives no number, the value is ``None``. Apart from those stand-ins, these are facts quoted from
 the paper, never results of this book: every number of *ours* comes from a ``metrics.json``.
-Accuracies are the paper's mean ± std on its held-out test photos; the paper does not say over
-how many runs.
+Accuracies are the paper's value ± spread on its held-out test photos, as printed (kept as
+``accuracy`` and ``accuracy_std``); the paper does not say what its ± is (a standard deviation or
+an interval) nor what it is over (runs, seeds, test sets).
 """
 
 from __future__ import annotations

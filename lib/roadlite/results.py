@@ -153,9 +153,9 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
          "this run latency (ms, LiteRT, 1 thread)", "from chapters"], rows))
     parts += ["", "Accuracies of this run are on the test split of the profile's dataset "
               "(generated images unless `data_root` points at real data), from one training run "
-              "with one seed; the paper's are mean ± std on its held-out real test photos (the "
-              "fifth of its 2,873 photos kept out of the GAN augmentation), at 512 px, over a "
-              "number of runs it does not state. Compare the direction of each step, not the "
+              "with one seed; the paper's are value ± spread on its held-out real test photos (the "
+              "fifth of its 2,873 photos kept out of the GAN augmentation), at 512 px; the "
+              "paper does not say what its ± is over. Compare the direction of each step, not the "
               "level. The paper gives ResNet's parameters only as \"over 11 million\", which is "
               "what its *paper params* entry shows. The paper prints exact parameter counts "
               "only for the baseline and the final model (\"from 2,228,996 to 498,283\"); "

@@ -311,7 +311,8 @@ def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
               _maybe(None if not tfl else f"{tfl['size_mb']:.2f} / {tfl['inference_ms']:.2f}",
                      "{}")]]
     out.append(_table(["quantity", "paper", "this run"], rows))
-    out += ["", f"The *paper* column quotes {POLAT_SOURCE}: Özgenel's 40,000 concrete patches "
+    out += ["", f"The *paper* column quotes {POLAT_SOURCE}: the Kaggle \"Surface Crack "
+            f"Detection\" set it cites (Özgenel's 40,000 concrete patches, our identification) "
             f"at 224 px, an ImageNet MobileNetV2. This run: {m.get('source', '?')}, "
             f"{m.get('img_size', '?')} px, the variant `{m.get('selected_variant', '?')}` "
             f"(backbone: {m.get('backbone_weights', '?')}). Precision, recall and F1 use the "

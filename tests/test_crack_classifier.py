@@ -474,10 +474,16 @@ def test_results_page_section_reads_only_metrics():
     assert f"{POLAT['test']['accuracy']:.2f}" in text and "| 90.00 |" in text
     assert "55.00 / 50.00" in text and "30.0 / 10.0" in text and "| 40.0 |" in text
     assert "2.75 / 0.50" in text and "`finetuned`" in text
+    # Table 3's train row beside this run's train split (no augmentation)
+    assert "| train accuracy (%, this run: no augmentation) | 99.78 | *not run* |" in text
+    trained = {**metrics, "train": {"accuracy": 0.95, "f1": 0.925}}
+    text = "\n".join(polat_section({"10_crack_classifier": {"metrics": trained, "run": {}}}))
+    assert "| train accuracy (%, this run: no augmentation) | 99.78 | 95.00 |" in text
+    assert "| train f1 (%, this run: no augmentation) | 99.78 | 92.50 |" in text
     # a run without masks, patches or export says so instead of inventing numbers
     bare = {k: v for k, v in metrics.items() if k in ("test", "source")}
     text = "\n".join(polat_section({"10_crack_classifier": {"metrics": bare, "run": {}}}))
-    assert text.count(MISSING) == 4
+    assert text.count(MISSING) == 6
 
 
 def test_batch_norm_calibration_gives_a_random_body_informative_features():

@@ -291,6 +291,10 @@ def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
     paper = POLAT["test"]
     rows = [[f"test {k} (%)", f"{paper[k]:.2f}", pct[k]]
             for k in ("accuracy", "precision", "recall", "f1")]
+    train = m.get("train") or {}  # Table 3's train row; this run's without augmentation
+    rows += [[f"train {k} (%, this run: no augmentation)", f"{POLAT['train'][k]:.2f}",
+              _maybe(None if train.get(k) is None else 100 * train[k], "{:.2f}")]
+             for k in ("accuracy", "f1")]
     rows += [["Dice (paper: text; this run: hard, = F1 / soft)",
               f"{POLAT['text']['dice']:.2f}", f"{pct['dice']} / {pct['soft_dice']} (%)"],
              ["IoU (paper: \"IoU (mAP)\", text)", f"{POLAT['text']['iou']:.2f}",

@@ -1,17 +1,18 @@
 """Polat et al.'s crack / no-crack classifier: MobileNetV2 transfer learning (Chapter 10_crack_classifier).
 
-Polat, Çolak and Kılıç take MobileNetV2 pre-trained on ImageNet, freeze its body ("only the final
-layers were retrained for binary classification (crack/no crack) using a sigmoid activation";
-"Dropout: 50%"), with a Dice loss (Adam, learning rate 1e-4, batch
-32, 50 epochs with early stopping and reduce-on-plateau; flips, rotations of +-20 degrees, 20 %
-zoom and brightness changes on the training images). This module holds what the chapter needs
+Polat, Çolak and Kılıç take MobileNetV2 pre-trained on ImageNet and freeze its body: "only the
+final layers were retrained for binary classification (crack/no crack) using a sigmoid
+activation", with "Dropout: 50%" and a Dice loss (Adam, learning rate 1e-4, batch 32, 50 epochs
+with early stopping and reduce-on-plateau; flips, rotations of +-20 degrees, 20 % zoom and
+brightness changes on the training images). This module holds what the chapter needs
 on top of the book's training core (:func:`roadlite.training.fit`):
 
 * :class:`PolatClassifier`: the MobileNetV2 feature extractor of :mod:`roadlite.models` plus a
   head of our layout (global average pooling, dropout 0.5, one unit with a sigmoid: the paper
-  names the sigmoid and 50 % dropout, not the layers). The one sigmoid output z is returned as the two logits (0, z): softmax over them
-  is exactly sigmoid(z), cross-entropy is exactly binary cross-entropy, and argmax is
-  ``z > 0``, so the training core, its accuracy and the LiteRT export work unchanged;
+  names the sigmoid and 50 % dropout, not the layers). The one sigmoid output z is returned as
+  the two logits (0, z): softmax over them is exactly sigmoid(z), cross-entropy is exactly
+  binary cross-entropy, and argmax is ``z > 0``, so the training core, its accuracy and the
+  LiteRT export work unchanged;
 * the losses (:func:`dice_loss`, :func:`bce_loss`) and the paper's augmentation
   (:func:`polat_augmentation`: torchvision transforms v2 for flip and brightness, image by
   image, and a batched rotation and zoom with Keras' edge fill);

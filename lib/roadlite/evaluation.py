@@ -419,7 +419,7 @@ def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequenc
     (:func:`roadlite.book.model`), else the key. ``columns`` are, in order, names of
     :data:`PAPER_VS_THIS_RUN_COLUMNS` -- this run's ``accuracy`` (in %), ``params``, ``macs``
     (millions, at ``img_size`` px), and the paper's ``paper_accuracy``, ``paper_std``,
-    ``paper_accuracy_pm`` ("mean ± std"), ``paper_params``, ``paper_size_mb`` -- or
+    ``paper_accuracy_pm`` (the paper's "value ± spread"), ``paper_params``, ``paper_size_mb`` -- or
     ``(header, function(key, entry))`` pairs for other columns. The paper's numbers come from
     ``paper`` (default :data:`roadlite.paper_numbers.MOBILITENET`); a model the paper does not
     have gets no paper columns (NaN), a number the paper does not give is None. ``extra_rows``
@@ -462,7 +462,7 @@ def ablation_table(preds: Mapping[str, Any], y_true: Any, params: Mapping[str, i
 
     One row per model of ``preds`` (predicted classes on the test split ``y_true``): accuracy
     (%) with its bootstrap interval (:func:`bootstrap_accuracy_ci` with ``n_boot``, ``seed``,
-    ``level``), the paper's mean ± std, parameters (``params``), ``.tflite`` size in MB
+    ``level``), the paper's value ± spread, parameters (``params``), ``.tflite`` size in MB
     (``size_bytes``), end-to-end latency relative to ``reference`` (``latency_ms``), each beside
     the paper's number (:func:`paper_vs_this_run`; its latency ratio from the Huawei P40 times;
     ``reference_name`` names ``reference`` in the headers).
@@ -518,12 +518,12 @@ def accuracies_over_seeds(keys: Sequence[str],
 def seed_ablation(acc_by_seed: Mapping[int, Mapping[str, float]],
                   paper: Mapping[str, Mapping[str, Any]] | None = None
                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The ablation over seeds beside the paper's mean ± std (Chapter 09_confusion).
+    """The ablation over seeds beside the paper's value ± spread (Chapter 09_confusion).
 
     ``acc_by_seed`` is :func:`accuracies_over_seeds`'s ``{seed: {key: accuracy}}`` (fractions).
     One row per model (the first seed's order): the number of seeds, the mean and the sample
     standard deviation (:func:`mean_std`, in % and points), the lowest and highest seed, each
-    seed's accuracy, and the paper's mean ± std. Returns ``(table, summary)``; ``summary`` is
+    seed's accuracy, and the paper's value ± spread. Returns ``(table, summary)``; ``summary`` is
     ``{"seeds": [...], "models": {key: {"n", "mean", "std", "values"}}}`` (fractions) for
     ``metrics.json``.
     """
@@ -555,8 +555,8 @@ def seed_ablation(acc_by_seed: Mapping[int, Mapping[str, float]],
 
 def plot_seed_ablation(summary: Mapping[str, Any],
                        paper: Mapping[str, Mapping[str, Any]] | None = None, ax: Any = None):
-    """Each model's accuracy in every seed (dots), their mean ± std (bar), and the paper's mean
-    ± std where it has the model (Chapter 09_confusion); returns the figure."""
+    """Each model's accuracy in every seed (dots), their mean ± std (bar), and the paper's value
+    ± spread where it has the model (Chapter 09_confusion); returns the figure."""
     import matplotlib.pyplot as plt
 
     paper = MOBILITENET if paper is None else paper
@@ -575,7 +575,7 @@ def plot_seed_ablation(summary: Mapping[str, Any],
         if key in paper:
             ax.errorbar(i + 0.12, paper[key]["accuracy"], yerr=paper[key]["accuracy_std"],
                         fmt="o", color="tab:orange", markersize=4, capsize=4,
-                        label="paper: mean ± std" if key == next(k for k in keys if k in paper)
+                        label="paper: value ± spread" if key == next(k for k in keys if k in paper)
                         else None)
     ax.set_xticks(xs)
     ax.set_xticklabels([book.label(k) for k in keys],

@@ -193,7 +193,7 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
 
 def seeds_section(found: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown lines of chapter 09's accuracy over seeds (``make book SEEDS=N``) beside the
-    paper's mean ± std, or a line saying the run has one seed."""
+    paper's value ± spread, or a line saying the run has one seed."""
     out = ["### Over seeds", ""]
     seeds = found.get("09_confusion", {}).get("metrics", {}).get("seed_ablation")
     if not seeds:
@@ -206,7 +206,7 @@ def seeds_section(found: dict[str, dict[str, Any]]) -> list[str]:
                      f"{paper['accuracy']:.2f} ± {paper['accuracy_std']:.2f}" if paper else "–"])
     return out + [f"Seeds {', '.join(str(s) for s in seeds['seeds'])} (chapter 09):", "",
                   _table(["model", "seeds", "this run: mean ± std (%)",
-                          "paper: mean ± std (%)"], rows)]
+                          "paper: value ± spread (%)"], rows)]
 
 
 def peers_section(found: dict[str, dict[str, Any]],

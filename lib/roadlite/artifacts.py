@@ -57,6 +57,24 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         raise
 
 
+class OutsideFolderError(ValueError):
+    """A path read from a file (a ``metrics.json`` entry) that leads out of its folder."""
+
+
+def path_inside(folder: str | os.PathLike, relative: str, where: str) -> Path:
+    """``folder / relative``, where ``relative`` was read from a file (``where`` names it and
+    the entry): it must be a relative path that stays inside ``folder``. An absolute path or one
+    that climbs out with ``..`` is an :class:`OutsideFolderError` naming ``where`` and the
+    value, so that a crafted ``metrics.json`` never makes a chapter open another file."""
+    rel = str(relative)
+    parts = Path(os.path.normpath(rel)).parts if rel else ()
+    if not rel or Path(rel).is_absolute() or (parts and parts[0] == ".."):
+        raise OutsideFolderError(f"{where}: {rel!r} is not a path inside {folder} (a path in "
+                                 f"a chapter's metrics.json is relative to its folder, without "
+                                 f"..)")
+    return Path(folder) / rel
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (``fsync=False`` for many small files, e.g.
     generated images, whose completeness a later marker file vouches for)."""

@@ -79,10 +79,14 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+def read_manifest(path: str | os.PathLike, *, inside: bool = False) -> pd.DataFrame:
     """Read a manifest CSV; check its columns and make its paths absolute (Chapter 01_dataset).
 
-    Raises :class:`DataError` naming the file when it is missing or lacks a column.
+    Raises :class:`DataError` naming the file when it is missing or lacks a column. With
+    ``inside`` (a data folder's own ``manifest.csv``, read as a data set), every ``path`` and
+    ``mask_path`` must be a relative path that stays inside the manifest's folder: an absolute
+    path or one that climbs out with ``..`` is a :class:`DataError` naming the entry, before
+    any file is opened.
     """
     path = Path(path)
     if not path.is_file():
@@ -91,14 +95,21 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     check_columns(df, str(path))
     base = path.parent.resolve()
 
-    def resolve(v: str) -> str:
+    def resolve(v: str, row: int, col: str) -> str:
         if not v:
             return ""
         p = Path(v)
+        if inside:
+            parts = Path(os.path.normpath(v)).parts
+            if p.is_absolute() or Path(v).drive or (parts and parts[0] == ".."):
+                raise DataError(
+                    f"{path}: row {row + 2}, {col} {v!r} points outside the data folder "
+                    f"{base}; a data folder's manifest may only name files inside it "
+                    f"(relative paths without ..)")
         return str(p if p.is_absolute() else (base / p))
 
     for col in PATH_COLUMNS:
-        df[col] = [resolve(v) for v in df[col]]
+        df[col] = [resolve(v, i, col) for i, v in enumerate(df[col])]
     return df
 
 

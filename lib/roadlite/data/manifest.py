@@ -103,7 +103,7 @@ def read_manifest(path: str | os.PathLike, *, inside: bool = False) -> pd.DataFr
             parts = Path(os.path.normpath(v)).parts
             if p.is_absolute() or Path(v).drive or (parts and parts[0] == ".."):
                 raise DataError(
-                    f"{path}: row {row + 2}, {col} {v!r} points outside the data folder "
+                    f"{path}: line {row + 2}, {col} {v!r} points outside the data folder "
                     f"{base}; a data folder's manifest may only name files inside it "
                     f"(relative paths without ..)")
         return str(p if p.is_absolute() else (base / p))

@@ -5,7 +5,8 @@ columns ``path, mask_path, class, condition, split, sha256``:
 
 - ``path``: the image; written relative to the manifest's folder when the image lies inside
   it, else absolute. :func:`read_manifest` always returns absolute paths.
-- ``mask_path``: the pixel mask (8-bit, > 127 = distress), same rules; empty when none.
+- ``mask_path``: the pixel mask (bright = distress: > 127 of 255 in 8 bits; the one rule is
+  :data:`roadlite.imaging.MASK_RULE`), same rules; empty when none.
 - ``class``: the label name; ``condition``: the imaging condition (empty for real data);
   ``split``: ``train`` / ``val`` / ``test``; ``sha256``: of the image file's bytes.
 

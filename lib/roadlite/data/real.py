@@ -287,9 +287,10 @@ def scan_deepcrack(
 ) -> pd.DataFrame:
     """Scan a paired segmentation set, DeepCrack style (Chapter 01_dataset).
 
-    ``{train,val,test}_img/*.jpg`` with ``{train,val,test}_lab/<same stem>.png`` (mask > 127 =
-    crack). Every image gets class ``cls``. Without ``val_img/``, ``val_frac`` of train becomes
-    val (drawn from ``seed``). An image without its mask is a :class:`DataError` naming it.
+    ``{train,val,test}_img/*.jpg`` with ``{train,val,test}_lab/<same stem>.png`` (read by the
+    book's one mask rule, :data:`roadlite.imaging.MASK_RULE`: bright = crack). Every image gets
+    class ``cls``. Without ``val_img/``, ``val_frac`` of train becomes val (drawn from
+    ``seed``). An image without its mask is a :class:`DataError` naming it.
     """
     root = Path(root)
     if not root.is_dir():

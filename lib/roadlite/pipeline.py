@@ -12,8 +12,11 @@ chapters before it touches anything, takes the chapter's lock, and executes
 ``notebooks/<chapter>.ipynb`` with papermill. The notebook works in a staging folder and swaps
 it in as ``artifacts/<profile>/<chapter>/`` only when it finished (see
 :mod:`roadlite.artifacts`); the executed notebook then joins it. A failed run leaves the last good
-result as it was, ``artifacts/<profile>/<chapter>.failed.ipynb`` for inspection, and its staging
-folder, from which the next run continues.
+result as it was, ``artifacts/<profile>/<chapter>.failed.ipynb`` for inspection (only a complete
+one: an empty or cut-short notebook is removed, and a ``!!`` line says so), and its staging
+folder, from which the next run continues. A full disk or a read-only artifacts folder ends in
+one line naming the folder (:class:`StorageError`): a folder that cannot take a file is found
+before the chapter starts, and a run that fills the disk has its staging folder removed.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ temporary name and then renamed (``os.replace`` is atomic on POSIX), so no file 
 half-written. A run works in a staging folder beside it, ``.<chapter>.partial/``, and
 :meth:`Run.finish` swaps the staging folder in only when the whole chapter succeeded: a failed
 or interrupted run leaves the last good result untouched, and its staging folder (with the
-training checkpoints) lets the next run continue where it stopped. A run holds a lock on its
+training checkpoints) lets the next run continue where it stopped; the next run keeps only those
+checkpoints from it, so a result holds only files its own run wrote. A run holds a lock on its
 chapter (``.<chapter>.lock``), so a second run into the same folder stops with a message that
 names the first.
 """
@@ -55,6 +56,24 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+class OutsideFolderError(ValueError):
+    """A path read from a file (a ``metrics.json`` entry) that leads out of its folder."""
+
+
+def path_inside(folder: str | os.PathLike, relative: str, where: str) -> Path:
+    """``folder / relative``, where ``relative`` was read from a file (``where`` names it and
+    the entry): it must be a relative path that stays inside ``folder``. An absolute path or one
+    that climbs out with ``..`` is an :class:`OutsideFolderError` naming ``where`` and the
+    value, so that a crafted ``metrics.json`` never makes a chapter open another file."""
+    rel = str(relative)
+    parts = Path(os.path.normpath(rel)).parts if rel else ()
+    if not rel or Path(rel).is_absolute() or (parts and parts[0] == ".."):
+        raise OutsideFolderError(f"{where}: {rel!r} is not a path inside {folder} (a path in "
+                                 f"a chapter's metrics.json is relative to its folder, without "
+                                 f"..)")
+    return Path(folder) / rel
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
@@ -271,20 +290,42 @@ def _link_tree(src: Path, dest: Path) -> int:
     return n
 
 
+def _clear_stale_outputs(stage: Path) -> list[str]:
+    """Remove everything from a staging folder but its ``checkpoints/`` (and, inside that, the
+    temporary files of writes a kill cut short); return the top-level names removed."""
+    removed = []
+    for entry in sorted(stage.iterdir()):
+        if entry.name == "checkpoints" and entry.is_dir() and not entry.is_symlink():
+            for tmp in entry.rglob(".*.tmp"):
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
 def prepare_staging(final_dir: Path, log: Any = print) -> Path:
     """Create (or reuse) the staging folder of a chapter run and say what it continues from.
 
-    A staging folder left by an interrupted run is reused as it is: its checkpoints let the
-    training core resume. A new staging folder starts with the checkpoints of the last good
-    result (hard links), so that a rerun whose training configuration did not change does not
-    train again."""
+    A run publishes only what it wrote: the staging folder starts from checkpoints only. One
+    left by an interrupted run keeps its ``checkpoints/`` (the training core resumes from them)
+    and loses every other file it holds (figures, exported models, tables of the interrupted
+    run: a rerun with other parameters, e.g. without an export, must not publish them). A new
+    staging folder starts with the checkpoints of the last good result (hard links), so that a
+    rerun whose training configuration did not change does not train again."""
     recover_result(final_dir)
     stage = staging_dir(final_dir)
     if stage.exists():
+        removed = _clear_stale_outputs(stage)
         n = sum(1 for f in (stage / "checkpoints").rglob("*.pt")) if (
             stage / "checkpoints").exists() else 0
+        dropped = f"; its other outputs are dropped ({', '.join(removed)})" if removed else ""
         log(f"resuming an interrupted run of {final_dir.name}: {stage} "
-            f"({n} checkpoint file(s))")
+            f"({n} checkpoint file(s)){dropped}")
     else:
         stage.mkdir(parents=True)
         if (final_dir / "checkpoints").is_dir():

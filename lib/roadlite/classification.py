@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 
+from roadlite.artifacts import path_inside
 from roadlite.data.loading import load_split
 from roadlite.data.manifest import read_manifest
 from roadlite.data.synthetic import CONDITIONS
 from roadlite.data.validate import DataError
+from roadlite.imaging import read_image, read_mask
 from roadlite.models.checkpoint import load_model, save_model
 from roadlite.models.summary import count_macs, count_params
 from roadlite.training import accuracy, predict_logits
@@ -89,11 +90,10 @@ def grid_samples(df: pd.DataFrame, rows: list[str], n_cols: int = 4, split: str 
                 row_m.append(None)
                 continue
             rec = pick.iloc[0]
-            img = np.asarray(Image.open(rec["path"]).convert("RGB"))
+            img = read_image(rec["path"])
             mask = None
             if isinstance(rec.get("mask_path"), str) and rec["mask_path"]:
-                m = np.asarray(Image.open(rec["mask_path"]).convert("L"))
-                mask = (m > (127 if m.max() > 1 else 0)).astype(np.uint8)
+                mask = read_mask(rec["mask_path"])
             row_i.append(img)
             row_m.append(mask)
         images.append(row_i)
@@ -136,7 +136,8 @@ def load_chapter_model(chapter_dir: str | Path, key: str, num_classes: int):
     """
     chapter_dir = Path(chapter_dir)
     entry = json.loads((chapter_dir / "metrics.json").read_text())["models"][key]
-    path = chapter_dir / entry.get("checkpoint", f"models/{key}.pt")
+    path = path_inside(chapter_dir, entry.get("checkpoint", f"models/{key}.pt"),
+                       f"{chapter_dir / 'metrics.json'}, models.{key}.checkpoint")
     return load_model(path, arch=entry["architecture"], num_classes=num_classes).eval()
 
 

@@ -58,9 +58,10 @@ from roadlite.data import (
     scan_cfd,
     scan_deepcrack,
     scan_ozgenel,
+    validate_manifest,
 )
 from roadlite.export import TFLiteModel, export_tflite
-from roadlite.imaging import png_bytes
+from roadlite.imaging import image_size, png_bytes, read_image, read_mask
 from roadlite.latency import benchmark_tflite
 from roadlite.models.mobilenet import mobilenet_v2
 
@@ -528,18 +529,13 @@ def ozgenel_manifest(root: str | os.PathLike, seed: int = 0, val_frac: float = 0
 
 
 def read_mask_checked(image_path: str | os.PathLike, mask_path: str | os.PathLike,
-                      threshold: int = 127) -> np.ndarray:
-    """The crack mask of an image as bool [H, W] (value > ``threshold``); a mask whose size
-    differs from its image's is a :class:`DataError` naming both files (Chapter
-    10_crack_classifier)."""
-    with Image.open(image_path) as im:
-        size = im.size
-    with Image.open(mask_path) as m:
-        if m.size != size:
-            raise DataError(f"mask {mask_path} is {m.size[0]}x{m.size[1]} pixels, but its image "
-                            f"{image_path} is {size[0]}x{size[1]}: a mask must have its "
-                            f"image's size")
-        return np.asarray(m.convert("L")) > threshold
+                      threshold: int | None = None) -> np.ndarray:
+    """The crack mask of an image as bool [H, W], read by the book's one mask reader
+    (:func:`roadlite.imaging.read_mask`, :data:`~roadlite.imaging.MASK_RULE`; ``threshold``
+    replaces the rule); a mask whose size differs from its image's, or that is not binary, is
+    a :class:`DataError` naming the files (Chapter 10_crack_classifier)."""
+    return read_mask(mask_path, image_size=image_size(image_path), image_path=image_path,
+                     threshold=threshold).astype(bool)
 
 
 def _resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
@@ -608,8 +604,7 @@ def cut_patches(pairs: Iterable[tuple[str, str]], patch_size: int, dataset: str 
     p = int(patch_size)
     for img_path, mask_path in pairs:
         mask = read_mask_checked(img_path, mask_path)
-        with Image.open(img_path) as im:
-            rgb = np.asarray(im.convert("RGB"))
+        rgb = read_image(img_path)
         h, w = mask.shape
         for r in range(0, h - p + 1, p):
             for c in range(0, w - p + 1, p):
@@ -672,7 +667,14 @@ def crack_patches(root: str | os.PathLike, dataset: str, patch_size: int, img_si
     if max_images is not None and len(pairs) > max_images:
         keep = np.sort(np.random.default_rng(seed).permutation(len(pairs))[:max_images])
         pairs = [pairs[i] for i in keep]
-    ps = balance_patches(cut_patches(pairs, patch_size, dataset=dataset), max_per_class, seed)
+    cut = cut_patches(pairs, patch_size, dataset=dataset)
+    ps = balance_patches(cut, max_per_class, seed)
+    if len(ps) == 0:
+        n_crack = int(cut.labels.sum())
+        raise DataError(f"{root}: no balanced crack / no-crack patch set at patch_size "
+                        f"{patch_size}: {n_crack} crack and {len(cut) - n_crack} intact patch(es) "
+                        f"cut from {len(pairs)} image(s) (a patch_size above the images' size "
+                        f"cuts none; masks with no crack pixel give no crack patch)")
     if len(ps) and patch_size != img_size:
         imgs = [np.asarray(Image.fromarray(im).resize((img_size, img_size), Image.BILINEAR))
                 for im in ps.images.permute(0, 2, 3, 1).numpy()]
@@ -796,7 +798,7 @@ def load_task(manifest_path: str | os.PathLike | None, data_root: str | None, im
     else:
         root = resolve_data_root(data_root)
         oz = ozgenel_manifest(root, seed=seed, val_frac=val_frac, test_frac=test_frac)
-        df, groups = oz.manifest, oz.duplicate_groups
+        df, groups = validate_manifest(oz.manifest), oz.duplicate_groups  # chapter 01's checks
         source = f"Özgenel layout at {root}"
     splits = {s: load_binary_split(df, s, img_size, progress) for s in ("train", "val", "test")}
     test_rows = df[df["split"] == "test"]

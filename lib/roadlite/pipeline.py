@@ -12,13 +12,18 @@ chapters before it touches anything, takes the chapter's lock, and executes
 ``notebooks/<chapter>.ipynb`` with papermill. The notebook works in a staging folder and swaps
 it in as ``artifacts/<profile>/<chapter>/`` only when it finished (see
 :mod:`roadlite.artifacts`); the executed notebook then joins it. A failed run leaves the last good
-result as it was, ``artifacts/<profile>/<chapter>.failed.ipynb`` for inspection, and its staging
-folder, from which the next run continues.
+result as it was, ``artifacts/<profile>/<chapter>.failed.ipynb`` for inspection (only a complete
+one: an empty or cut-short notebook is removed, and a ``!!`` line says so), and its staging
+folder, from which the next run continues. A full disk or a read-only artifacts folder ends in
+one line naming the folder (:class:`StorageError`): a folder that cannot take a file is found
+before the chapter starts, and a run that fills the disk has its staging folder removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -26,6 +31,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -97,6 +103,82 @@ class _ConsoleEcho(logging.Handler):
                 print(f"   {line.strip()}", flush=True)
 
 
+class StorageError(RuntimeError):
+    """The artifacts folder cannot be written: the disk is full, or the folder is read-only or
+    not ours to write. The message is one line naming the folder."""
+
+
+#: errno values that mean "this folder cannot take a file": full, over quota, read-only
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+NO_PERMISSION = (errno.EACCES, errno.EPERM)
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\] ([^:']*)(?::\s*'([^']*)')?")
+
+
+def storage_problem(exc: BaseException, artifacts: Path) -> tuple[str, str | None] | None:
+    """``(reason, file)`` when ``exc`` is the disk refusing a write under ``artifacts``: an
+    :class:`OSError` here or, as papermill reports it, one raised in the notebook's kernel. A
+    full disk or a read-only file system counts wherever it happened; a permission error only
+    under ``artifacts`` (one on a data file is the data's problem)."""
+    code, reason, filename = None, "", None
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code, reason = exc.errno, exc.strerror or os.strerror(exc.errno)
+        filename = exc.filename
+    elif getattr(exc, "ename", None) and isinstance(getattr(exc, "evalue", None), str):
+        hit = _ERRNO_TEXT.search(exc.evalue)  # papermill: the kernel's exception, as text
+        if hit:
+            code, reason, filename = int(hit.group(1)), hit.group(2).strip(), hit.group(3)
+    if code is None:
+        return None
+    if code in DISK_FULL:
+        return reason, filename
+    if code in NO_PERMISSION and filename:
+        try:
+            Path(filename).resolve().relative_to(artifacts.resolve())
+        except ValueError:
+            return None
+        return reason, filename
+    return None
+
+
+def check_writable(folder: Path) -> None:
+    """Make ``folder`` and write (then remove) a small file in it; a folder that cannot take
+    one (read-only, not ours, disk full) is a :class:`StorageError` naming it, before the
+    chapter's lock or any other file is touched."""
+    probe = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".roadlite-write-test.", dir=folder)
+        try:
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise StorageError(f"cannot write in {folder}: {e.strerror or e}; nothing was run and "
+                           f"the last good result (if any) is unchanged") from None
+    finally:
+        if probe is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+
+
+def _keep_failed_notebook(executed: Path, failed: Path) -> Path | None:
+    """Keep the executed notebook of a failed run as ``failed`` when it is complete (a whole
+    JSON document); remove it when it is empty or cut short (a full disk), and then also an
+    older ``failed`` notebook, which does not describe this run. Returns what was kept."""
+    try:
+        if executed.exists() and executed.stat().st_size:
+            json.loads(executed.read_text(encoding="utf-8"))
+            os.replace(executed, failed)
+            return failed
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError):
+        executed.unlink(missing_ok=True)
+        failed.unlink(missing_ok=True)
+    return None
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -126,6 +208,7 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     out_dir = run_dir(params, chapter)  # a seed run: artifacts/<profile>/seeds/<seed>/
     failed = out_dir.parent / f"{chapter}.failed.ipynb"
     src = root / "notebooks" / f"{chapter}.ipynb"
+    check_writable(out_dir.parent)
     lock = acquire_chapter_lock(out_dir)
     saved_env = {k: os.environ.get(k) for k in ("ROADLITE_ROOT", "ROADLITE_LOCK_TOKEN")}
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -146,11 +229,24 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
             pm.execute_notebook(str(src), str(executed), parameters=params, cwd=str(root),
                                 kernel_name="python3", progress_bar=False,
                                 log_output=log_output, report_mode=False)
-        except BaseException:
-            if executed.exists() and executed.stat().st_size:
-                os.replace(executed, failed)
-                print(f"!! {chapter} failed; the executed notebook is at {failed}; the last "
-                      f"good result (if any) is unchanged in {out_dir}", file=sys.stderr)
+        except BaseException as exc:
+            kept = _keep_failed_notebook(executed, failed)
+            problem = storage_problem(exc, root / params["artifacts_root"])
+            if problem is not None:
+                reason, filename = problem
+                folder = Path(filename).parent if filename else out_dir.parent
+                stage = staging_dir(out_dir)
+                shutil.rmtree(stage, ignore_errors=True)
+                where = (f"the executed notebook is at {kept}" if kept else
+                         "no executed notebook could be saved")
+                raise StorageError(
+                    f"{chapter} stopped: cannot write in {folder} ({reason}); its staging "
+                    f"folder {stage} is removed, {where}; the last good result (if any) is "
+                    f"unchanged in {out_dir}") from None
+            where = (f"the executed notebook is at {kept}" if kept else
+                     "no executed notebook could be saved (it was empty or cut short)")
+            print(f"!! {chapter} failed; {where}; the last good result (if any) is unchanged "
+                  f"in {out_dir}", file=sys.stderr)
             raise
         if staging_dir(out_dir).exists() or not (out_dir / "metrics.json").exists():
             executed.unlink(missing_ok=True)
@@ -272,6 +368,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "missing upstream" if isinstance(e, UpstreamMissingError) else "chapter in use")
         print(f"{kind}: {e}", file=sys.stderr)
         return 2
+    except StorageError as e:
+        print(f"!! storage error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        folder = Path(e.filename).parent if e.filename else Path(args.artifacts or "artifacts")
+        print(f"!! storage error: cannot write in {folder} ({e.strerror}); the last good "
+              f"result (if any) is unchanged", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; the last good result is unchanged and a rerun continues",
               file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from roadlite import book
+from roadlite.artifacts import path_inside
 from roadlite.classification import load_chapter_model
 from roadlite.paths import artifact_dir
 
@@ -89,7 +90,9 @@ class Upstream:
     def tflite_path(self, key: str) -> Path:
         """Model ``key``'s ``.tflite`` file, as chapter 07 exported it."""
         entry = self.metrics("07_quantization")["models"][key]
-        return self.dir("07_quantization") / entry["tflite_file"]
+        folder = self.dir("07_quantization")
+        return path_inside(folder, entry["tflite_file"],
+                           f"{folder / 'metrics.json'}, models.{key}.tflite_file")
 
     def own_tflite_path(self, key: str) -> Path:
         """The float32 ``.tflite`` that model ``key``'s own chapter exported (chapter 03 exports

@@ -1,10 +1,11 @@
-"""The data layer's error (Chapter 01_dataset)."""
+"""The data layer's error (Chapter 01_dataset).
+
+:class:`DataError` is defined in :mod:`roadlite.imaging` (the bottom layer, where the book's one
+image and mask reader raises it) and is the same class here.
+"""
 
 from __future__ import annotations
 
+from roadlite.imaging import DataError
 
-class DataError(ValueError):
-    """A problem with the data: a bad file, a leak between splits, an unknown layout.
-
-    Chapter 01_dataset. The message always names the file, folder or class concerned.
-    """
+__all__ = ["DataError"]

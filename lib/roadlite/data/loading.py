@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from roadlite.imaging import image_hw
+from roadlite.imaging import image_hw, image_size, read_image, read_mask
 
 from .errors import DataError
 
@@ -39,30 +39,6 @@ def denormalize(x: torch.Tensor) -> torch.Tensor:
     return ((x * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
-def _read_image(path: str, hw: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    h, w = hw
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("RGB", (w, h))  # decode at a reduced scale when much larger
-        im = im.convert("RGB")
-        if im.size != (w, h):
-            im = im.resize((w, h), Image.BILINEAR)
-        return np.asarray(im, dtype=np.uint8)
-
-
-def _read_mask(path: str, hw: tuple[int, int], threshold: int) -> np.ndarray:
-    from PIL import Image
-
-    h, w = hw
-    with Image.open(path) as m:
-        m = m.convert("L")
-        if m.size != (w, h):
-            m = m.resize((w, h), Image.NEAREST)
-        return (np.asarray(m) > threshold).astype(np.uint8)
-
-
 def load_split(
     manifest_df,
     split: str,
@@ -70,14 +46,19 @@ def load_split(
     classes: Sequence[str],
     with_masks: bool = False,
     progress: bool = True,
-    mask_threshold: int = 127,
+    mask_threshold: int | None = None,
 ):
     """Decode and resize one split into memory (Chapter 01_dataset).
 
     Returns ``(x, y)``: ``x`` uint8 ``[N, 3, H, W]`` (bilinear resize), ``y`` int64 ``[N]``
     indices into ``classes``; with ``with_masks`` also ``masks`` uint8 ``[N, 1, H, W]`` in
-    {0, 1} (nearest resize, mask value > ``mask_threshold`` = 1). A class not in ``classes``
-    or a row without a mask (when masks are asked for) is a :class:`DataError` naming it.
+    {0, 1} (nearest resize). Images and masks are read by the book's one reader
+    (:func:`roadlite.imaging.read_image`, :func:`~roadlite.imaging.read_mask`: bit depth,
+    palette and alpha handled, images below the minimum size refused, masks binarised by
+    :data:`~roadlite.imaging.MASK_RULE` and checked against their image's size);
+    ``mask_threshold`` (0-255) replaces that rule for masks with several label values. A class
+    not in ``classes``, a row without a mask (when masks are asked for) or a bad file is a
+    :class:`DataError` naming it.
     """
     from tqdm import tqdm
 
@@ -100,11 +81,12 @@ def load_split(
     paths = rows["path"].tolist()
     mask_paths = rows["mask_path"].tolist()
     for i in tqdm(range(n), desc=f"loading {split}", disable=not progress):
-        x[i] = _read_image(paths[i], hw)
+        x[i] = read_image(paths[i], hw)
         if m is not None:
             if not mask_paths[i]:
                 raise DataError(f"{paths[i]}: no mask_path, but with_masks=True")
-            m[i, 0] = _read_mask(mask_paths[i], hw, mask_threshold)
+            m[i, 0] = read_mask(mask_paths[i], hw, image_size=image_size(paths[i]),
+                                image_path=paths[i], threshold=mask_threshold)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
     yt = torch.tensor([index[c] for c in rows["class"]], dtype=torch.int64)
     if m is not None:

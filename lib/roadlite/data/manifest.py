@@ -5,7 +5,8 @@ columns ``path, mask_path, class, condition, split, sha256``:
 
 - ``path``: the image; written relative to the manifest's folder when the image lies inside
   it, else absolute. :func:`read_manifest` always returns absolute paths.
-- ``mask_path``: the pixel mask (8-bit, > 127 = distress), same rules; empty when none.
+- ``mask_path``: the pixel mask (bright = distress: > 127 of 255 in 8 bits; the one rule is
+  :data:`roadlite.imaging.MASK_RULE`), same rules; empty when none.
 - ``class``: the label name; ``condition``: the imaging condition (empty for real data);
   ``split``: ``train`` / ``val`` / ``test``; ``sha256``: of the image file's bytes.
 
@@ -79,10 +80,14 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+def read_manifest(path: str | os.PathLike, *, inside: bool = False) -> pd.DataFrame:
     """Read a manifest CSV; check its columns and make its paths absolute (Chapter 01_dataset).
 
-    Raises :class:`DataError` naming the file when it is missing or lacks a column.
+    Raises :class:`DataError` naming the file when it is missing or lacks a column. With
+    ``inside`` (a data folder's own ``manifest.csv``, read as a data set), every ``path`` and
+    ``mask_path`` must be a relative path that stays inside the manifest's folder: an absolute
+    path or one that climbs out with ``..`` is a :class:`DataError` naming the entry, before
+    any file is opened.
     """
     path = Path(path)
     if not path.is_file():
@@ -91,14 +96,21 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     check_columns(df, str(path))
     base = path.parent.resolve()
 
-    def resolve(v: str) -> str:
+    def resolve(v: str, row: int, col: str) -> str:
         if not v:
             return ""
         p = Path(v)
+        if inside:
+            parts = Path(os.path.normpath(v)).parts
+            if p.is_absolute() or Path(v).drive or (parts and parts[0] == ".."):
+                raise DataError(
+                    f"{path}: line {row + 2}, {col} {v!r} points outside the data folder "
+                    f"{base}; a data folder's manifest may only name files inside it "
+                    f"(relative paths without ..)")
         return str(p if p.is_absolute() else (base / p))
 
     for col in PATH_COLUMNS:
-        df[col] = [resolve(v) for v in df[col]]
+        df[col] = [resolve(v, i, col) for i, v in enumerate(df[col])]
     return df
 
 

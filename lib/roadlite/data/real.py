@@ -9,7 +9,8 @@ copies always land in the same split. Folders of a class that hold no image are 
 
 Known layouts (:func:`scan_dataset` tells them apart):
 
-- ``manifest.csv`` in the root: read as it is (e.g. a generated data set);
+- ``manifest.csv`` in the root: read as it is (e.g. a generated data set); its paths must stay
+  inside the folder;
 - paired segmentation, DeepCrack style: ``{train,val,test}_img/*`` + ``{train,val,test}_lab/*.png``;
 - CFD: ``image/*.jpg`` + ``masks_png/*.png`` (build the PNGs with :func:`prepare_cfd_masks`);
 - Özgenel crack / no crack: ``Positive/`` and ``Negative/``;
@@ -31,7 +32,7 @@ from roadlite.artifacts import atomic_write_bytes
 from roadlite.imaging import png_bytes
 
 from .manifest import COLUMNS, read_manifest, sha256_file
-from .validate import DataError
+from .validate import DataError, check_class_count
 
 logger = logging.getLogger("roadlite.data")
 
@@ -286,9 +287,10 @@ def scan_deepcrack(
 ) -> pd.DataFrame:
     """Scan a paired segmentation set, DeepCrack style (Chapter 01_dataset).
 
-    ``{train,val,test}_img/*.jpg`` with ``{train,val,test}_lab/<same stem>.png`` (mask > 127 =
-    crack). Every image gets class ``cls``. Without ``val_img/``, ``val_frac`` of train becomes
-    val (drawn from ``seed``). An image without its mask is a :class:`DataError` naming it.
+    ``{train,val,test}_img/*.jpg`` with ``{train,val,test}_lab/<same stem>.png`` (read by the
+    book's one mask rule, :data:`roadlite.imaging.MASK_RULE`: bright = crack). Every image gets
+    class ``cls``. Without ``val_img/``, ``val_frac`` of train becomes val (drawn from
+    ``seed``). An image without its mask is a :class:`DataError` naming it.
     """
     root = Path(root)
     if not root.is_dir():
@@ -427,11 +429,17 @@ def scan_dataset(root: str | os.PathLike, **kw) -> pd.DataFrame:
     """Detect the layout of ``root`` and scan it into a manifest (Chapter 01_dataset).
 
     Keyword arguments go to the matching scanner (those it does not take, e.g. ``class_map``
-    for a segmentation set, are ignored). See :data:`KNOWN_LAYOUTS`.
+    for a segmentation set, are ignored). See :data:`KNOWN_LAYOUTS`. A set of one class is
+    refused unless it is a segmentation set (every image has a mask; see
+    :func:`~roadlite.data.validate.check_class_count`): a folder holding only ``Positive/``
+    is not a crack / no-crack set.
     """
     layout = detect_layout(root)
     if layout == "manifest":
-        return read_manifest(Path(root) / "manifest.csv")
-    fn = _SCANNERS[layout]
-    accepted = inspect.signature(fn).parameters
-    return fn(root, **{k: v for k, v in kw.items() if k in accepted})
+        df = read_manifest(Path(root) / "manifest.csv", inside=True)
+    else:
+        fn = _SCANNERS[layout]
+        accepted = inspect.signature(fn).parameters
+        df = fn(root, **{k: v for k, v in kw.items() if k in accepted})
+    check_class_count(df, f"{root} ({layout} layout)")
+    return df

@@ -2,10 +2,14 @@
 
 Chapter 01_dataset teaches this module. :func:`validate_manifest` checks:
 
-- every image exists, opens and fully decodes (a truncated file is an error naming it), and its
-  bytes match the manifest's ``sha256`` when one is given;
-- every mask exists, decodes and has the image's size (``check_masks``); one non-empty mask
-  shared by two different images is a warning (an annotation mix-up);
+- every image exists, opens and fully decodes (a truncated file, or a text file named ``.jpg``,
+  is an error naming it), is at least :data:`~roadlite.imaging.MIN_IMAGE_SIDE` pixels a side,
+  and its bytes match the manifest's ``sha256`` when one is given;
+- every mask exists, decodes, has the image's size and is binary by the book's one rule
+  (:data:`~roadlite.imaging.MASK_RULE`: a grey-level ramp is an error) (``check_masks``); one
+  non-empty mask shared by two different images is a warning (an annotation mix-up);
+- a manifest of one class is a classification set that cannot be learned, unless it is a
+  segmentation set (every image has a mask): :func:`check_class_count`;
 - the same image bytes in two splits (train/test leakage) is an error naming both files; the
   same bytes twice within one split is a warning (kept); the same bytes under two different
   classes is an error (the label is ambiguous);
@@ -37,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from roadlite.artifacts import atomic_path
+from roadlite.imaging import MIN_IMAGE_SIDE, as_8bit, read_mask
 
 from .errors import DataError
 from .manifest import check_columns
@@ -55,7 +60,7 @@ def _thumbnail(im: Any, side: int = 16) -> np.ndarray:
     """Grey thumbnail, standardised: robust to re-encoding, brightness and contrast changes."""
     from PIL import Image
 
-    g = im.convert("L")
+    g = as_8bit(im).convert("L")
     k = min(g.size) // (4 * side)
     if k >= 2:
         g = g.reduce(k)
@@ -94,6 +99,27 @@ def write_report(problems: list[dict[str, Any]], report_path: str | os.PathLike)
         else:
             pd.DataFrame(rows, columns=list(REPORT_COLUMNS)).to_csv(tmp, index=False)
     return path
+
+
+def check_class_count(df, where: str) -> None:
+    """A manifest needs two classes or more, unless it is a segmentation set (Chapter 01).
+
+    One class without masks (e.g. a folder holding only ``Positive/``) gives a classifier
+    nothing to tell apart; it is a :class:`DataError` naming ``where`` and the class. A
+    segmentation set (every row has a mask: DeepCrack, CFD) may have one class."""
+    classes = sorted(set(df["class"]))
+    if len(classes) >= 2 or len(df) == 0:
+        return
+    masks = df["mask_path"].fillna("").astype(str)
+    if masks.str.len().gt(0).all():
+        return
+    hint = ""
+    if classes and classes[0] in ("positive", "negative", "crack", "intact"):
+        hint = (" (Özgenel's crack / no-crack layout needs both Positive/ and Negative/ "
+                "folders)")
+    raise DataError(f"{where}: only one class, {classes[0]!r}, and no masks: a classification "
+                    f"set needs at least two classes{hint}; a one-class set is read only as a "
+                    f"segmentation set (every image with a mask)")
 
 
 def _format(problems: list[dict[str, Any]], limit: int = 20) -> str:
@@ -172,6 +198,10 @@ def validate_manifest(
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, ...
             problem(i, path, f"cannot decode image ({type(e).__name__}: {e})")
             continue
+        if min(size) < MIN_IMAGE_SIDE:
+            problem(i, path, f"image is {size[0]}x{size[1]} pixels, below the book's minimum "
+                             f"of {MIN_IMAGE_SIDE} pixels a side")
+            continue
         if check_masks and isinstance(mask_path, str) and mask_path:
             try:
                 with Image.open(mask_path) as m:
@@ -194,6 +224,11 @@ def validate_manifest(
                     f"mask size {msize[0]}x{msize[1]} differs from image size "
                     f"{size[0]}x{size[1]} (image {path})",
                 )
+                continue
+            try:
+                read_mask(mask_path)
+            except DataError as e:  # not binary: its message names the file and the rule
+                problem(i, mask_path, f"{e} (image {path})")
     df["sha256"] = [h or s for h, s in zip(hashes, df["sha256"].tolist(), strict=True)]
 
     splits = df["split"].tolist()

@@ -42,7 +42,7 @@ from roadlite.data.locate import resolve_data_root
 from roadlite.data.manifest import read_manifest
 from roadlite.data.real import detect_layout, scan_dataset
 from roadlite.data.validate import validate_manifest
-from roadlite.imaging import image_hw
+from roadlite.imaging import image_hw, image_size, read_image, read_mask
 from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
 
 from .dmia import dmia_boundary
@@ -75,26 +75,13 @@ def crack_rows(df: pd.DataFrame, include_intact: bool = True) -> pd.DataFrame:
 
 def _read_pair(path: str, mask_path: str, hw: tuple[int, int], grey_tolerance: float
                ) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image
-
     if not mask_path:
         raise DataError(f"{path}: image without a mask (empty mask_path)")
     if not Path(mask_path).is_file():
         raise DataError(f"{path}: its mask {mask_path} does not exist")
-    with Image.open(path) as im, Image.open(mask_path) as mk:
-        if im.size != mk.size:
-            raise DataError(f"mask {mask_path} is {mk.size[0]}x{mk.size[1]} but its image {path} "
-                            f"is {im.size[0]}x{im.size[1]}")
-        img = im.convert("RGB").resize((hw[1], hw[0]), Image.BILINEAR)
-        m = np.asarray(mk.convert("L"))
-    top = int(m.max()) if m.size else 0
-    if top > 0:
-        grey = np.count_nonzero((m > 0.1 * top) & (m < 0.9 * top)) / m.size
-        if grey > grey_tolerance:
-            raise DataError(f"mask {mask_path} is not binary: {100 * grey:.1f} % of its pixels are "
-                            f"grey (between 10 % and 90 % of its maximum {top})")
-    mb = Image.fromarray(((m > top / 2) if top > 0 else m > 0).astype(np.uint8))
-    return np.asarray(img, dtype=np.uint8), np.asarray(mb.resize((hw[1], hw[0]), Image.NEAREST))
+    mask = read_mask(mask_path, hw, image_size=image_size(path), image_path=path,
+                     grey_tolerance=grey_tolerance)
+    return read_image(path, hw, reduce_jpeg=False), mask
 
 
 def load_segmentation_split(df: pd.DataFrame, split: str, img_size: int | Sequence[int],
@@ -103,11 +90,13 @@ def load_segmentation_split(df: pd.DataFrame, split: str, img_size: int | Sequen
                             seed: int = 0) -> SegData:
     """Decode split ``split`` of a manifest with ``path`` / ``mask_path`` columns.
 
-    Errors (:class:`DataError`) name the file: an image without a mask, a mask of another size
-    than its image, a mask that is not binary (more than ``grey_tolerance`` of its pixels
-    between 10 % and 90 % of its maximum); an empty split names the split. ``limit`` keeps a
-    random subset of that many rows (drawn from ``seed``, kept in manifest order), so that a
-    manifest sorted by class still gives every class.
+    Images and masks are read by the book's one reader (:func:`roadlite.imaging.read_image`,
+    :func:`~roadlite.imaging.read_mask`, :data:`~roadlite.imaging.MASK_RULE`). Errors
+    (:class:`DataError`) name the file: an image without a mask, a mask of another size than its
+    image, a mask that is not binary (more than ``grey_tolerance`` of its pixels between 10 %
+    and 90 % of its range), an image below the minimum size; an empty split names the split.
+    ``limit`` keeps a random subset of that many rows (drawn from ``seed``, kept in manifest
+    order), so that a manifest sorted by class still gives every class.
     """
     from tqdm import tqdm
 

@@ -35,24 +35,26 @@ COMMAND = "make params-cells"
 def parameters_cell(chapter: str, profile: str = BASE_PROFILE, root: Path | None = None,
                     made_by: str = COMMAND) -> str:
     """The source of ``chapter``'s parameters cell with the values of ``profile``: a two-line
-    header, then ``name = value`` per parameter in the profile's order, each with its help."""
+    header naming the profile and ``made_by`` (the command that writes the cell), then
+    ``name = value`` per parameter in the profile's order, each with its help."""
     values = resolve_params(chapter, profile, artifacts_root="artifacts", root=root)
     params = schema(chapter)
-    lines = [f"# The `{profile}` profile (params/{profile}.yaml), written by `{made_by}`: "
-             "edit the",
-             "# profile, not this cell. A run injects its own values after it (PROFILE=..., "
-             "NAME=value)."]
+    run = f"make nb NB={chapter}" + ("" if profile == BASE_PROFILE else f" PROFILE={profile}")
+    lines = [f"# The `{profile}` profile's values (params/{profile}.yaml), written by `{made_by}`.",
+             *_comment(f"A run injects its own values after this cell: {run} NAME=value.")]
     for name, value in values.items():
         assign = f"{name} = {value!r}"
         inline = f"{assign}  # {params[name].help}"
         if len(inline) <= WIDTH:
             lines.append(inline)
         else:
-            lines += textwrap.wrap(params[name].help, WIDTH, initial_indent="# ",
-                                   subsequent_indent="# ", break_long_words=False,
-                                   break_on_hyphens=False)
-            lines.append(assign)
+            lines += [*_comment(params[name].help), assign]
     return "\n".join(lines)
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent="# ", subsequent_indent="# ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _source(cell: dict[str, Any]) -> str:

@@ -168,9 +168,11 @@ exercises: | $(STAMP)
 	$(PY) -m roadlite.student_edition write
 
 # make params-cells: every chapter notebook's parameters cell from params/default.yaml
-# (python -m roadlite.params cells; tests/test_params_cells.py fails when one is stale).
+# (python -m roadlite.params cells; tests/test_params_cells.py fails when one is stale), then
+# the student edition, whose parameters cells are classroom.yaml's.
 params-cells: | $(STAMP)
 	$(PY) -m roadlite.params cells
+	$(PY) -m roadlite.student_edition write
 
 # make times: the teacher's guide's table of time per chapter (smoke, classroom, default), read
 # from $(ARTIFACTS)/<profile>/<chapter>/run.json into book/chapter_times.md.

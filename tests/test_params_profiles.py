@@ -110,6 +110,20 @@ def test_a_broken_profile_file_is_named(tmp_path, text, pattern):
         resolve_params("03_eca", "mine", root=tmp_path)
 
 
+def test_a_bad_value_names_the_file_that_sets_it(tmp_path):
+    write_profiles(tmp_path, default=(ROOT / "params" / "default.yaml").read_text(),
+                   mine="extends: default\n03_eca:\n  epochs: 0\n")
+    with pytest.raises(ParameterError, match=r"'epochs' = 0 must be >= 1 .* It is set in "
+                                             r".*mine.yaml, section 03_eca.$"):
+        resolve_params("03_eca", "mine", root=tmp_path)
+    write_profiles(tmp_path, mine="extends: default\nshared:\n  seed: -1\n")
+    with pytest.raises(ParameterError, match=r"'seed' = -1 .* It is set in .*mine.yaml, "
+                                             r"section shared.$"):
+        resolve_params("01_dataset", "mine", root=tmp_path)
+    with pytest.raises(ParameterError, match=r"'epochs' = -2 must be >= 1 \(.*\)\.$"):
+        resolve_params("03_eca", "default", {"epochs": -2}, root=tmp_path)  # an override
+
+
 def test_a_cycle_through_two_files_is_named(tmp_path):
     write_profiles(tmp_path, a="extends: b\n", b="extends: a\n")
     with pytest.raises(ParameterError, match=r"b.yaml: extends: 'a' makes a cycle \(a -> b -> a\)"):

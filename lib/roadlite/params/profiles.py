@@ -181,11 +181,22 @@ def chapter_values(chapter: str, sections: Mapping[str, Mapping[str, Any]]) -> d
     return {**shared, **(sections.get(chapter) or {})}
 
 
+def _where(files: list[ProfileFile], chapter: str, name: str) -> str | None:
+    """The file (and section) that gives ``chapter`` its value of ``name``."""
+    for section in (chapter, "shared"):
+        for f in files:
+            if name in f.sections.get(section, {}):
+                return f"{f.path}, section {section}"
+    return None
+
+
 def resolve_sections(chapter: str, profile: str, sections: Mapping[str, Mapping[str, Any]],
                      overrides: Mapping[str, Any] | None = None,
-                     artifacts_root: str | None = None, data: bool = True) -> dict[str, Any]:
+                     artifacts_root: str | None = None, data: bool = True,
+                     files: list[ProfileFile] | None = None) -> dict[str, Any]:
     """:func:`resolve_params` from a profile's merged sections already read. With ``data``,
-    the checks that read the data folders run too (:func:`roadlite.params.checks.check_data`)."""
+    the checks that read the data folders run too (:func:`roadlite.params.checks.check_data`);
+    with ``files`` (:func:`profile_files`), a bad value from a file names the file."""
     merged = chapter_values(chapter, sections)
     merged["profile"] = profile
     if artifacts_root is not None:
@@ -194,7 +205,13 @@ def resolve_sections(chapter: str, profile: str, sections: Mapping[str, Mapping[
     for k, v in (overrides or {}).items():
         merged[k] = v
     for k in merged:
-        merged[k] = check_value(chapter, k, merged[k])
+        try:
+            merged[k] = check_value(chapter, k, merged[k])
+        except ParameterError as e:
+            where = None if k in (overrides or {}) else _where(files or [], chapter, k)
+            if where is None:
+                raise
+            raise ParameterError(f"{e} It is set in {where}.") from None
     missing = [n for n in schema(chapter) if n not in merged]
     if missing:
         raise ParameterError(f"profile {profile!r}, chapter {chapter}: not set: {missing}")
@@ -213,8 +230,9 @@ def resolve_params(chapter: str, profile: str, overrides: Mapping[str, Any] | No
     Overrides for names the chapter does not have are an error, so that a typo never passes
     silently; the pipeline drops overrides meant for other chapters before calling this.
     """
-    return resolve_sections(chapter, profile, load_profile(profile, root), overrides,
-                            artifacts_root)
+    files = profile_files(profile, root)
+    return resolve_sections(chapter, profile, _merged(files), overrides, artifacts_root,
+                            files=files)
 
 
 def _normalized(chapter: str, values: Mapping[str, Any]) -> dict[str, Any]:

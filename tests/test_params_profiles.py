@@ -101,6 +101,7 @@ def test_an_overlay_is_laid_over_what_it_extends_section_by_section(tmp_path):
      r"mine.yaml: section 03_eca: unknown parameter 'epoch'. Did you mean 'epochs'\?"),
     ("extends: default\n03_eca: [1, 2]\n", r"mine.yaml: section '03_eca' must be a mapping"),
     ("extends: default\n12_more:\n  x: 1\n", r"mine.yaml: unknown section '12_more'"),
+    ("extends: default\n03_eca:\n  epochs: [1\n", r"mine.yaml is not valid YAML: while parsing"),
     ("extends: default\nshared:\n  epoch: 3\n",
      r"mine.yaml: shared parameter 'epoch' belongs to no chapter. Did you mean 'epochs'\?"),
 ])

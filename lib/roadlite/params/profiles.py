@@ -96,8 +96,11 @@ def read_profile_file(profile: str, root: Path | None = None) -> ProfileFile:
     if not path.is_file():
         raise ParameterError(f"no profile {profile!r}: {path} does not exist "
                              f"(known: {known_profiles(root)})")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise ParameterError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of sections")
     extends = data.pop(EXTENDS, None)

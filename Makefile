@@ -41,6 +41,15 @@ CHAPTERS_MK := .chapters.mk
 $(CHAPTERS_MK): lib/roadlite/book.py
 	PYTHONPATH=lib $(PYTHON) -m roadlite.book makefile > $@.tmp && mv $@.tmp $@
 LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
+# The profile's file and those it extends (`extends: NAME` in params/*.yaml, at most 8 deep).
+profile_files = params/$(1).yaml $(if $(word 8,$(2)),,$(foreach p,$(shell sed -n \
+	's/^extends:[[:space:]]*\([A-Za-z0-9][A-Za-z0-9_.-]*\).*/\1/p' params/$(1).yaml 2>/dev/null),\
+	$(call profile_files,$(p),$(2) x)))
+PROFILE_FILES := $(call profile_files,$(PROFILE))
+# A profile is a plain name (roadlite.params.schema.PROFILE_NAME), never a path out of ARTIFACTS.
+ifeq ($(shell printf '%s' $(call q,$(PROFILE)) | grep -Ex '[A-Za-z0-9][A-Za-z0-9_.-]{0,99}'),)
+$(error PROFILE=$(PROFILE): a profile is a plain name, letters, digits, '_', '-' and '.', not starting with '.': params/<name>.yaml)
+endif
 A := $(ARTIFACTS)/$(PROFILE)
 NBOUT = $(A)/$(1)/$(1).ipynb
 # A seed run (make book SEEDS=N: seeds 1..N-1 beside the main run's seed 0) keeps its seeded
@@ -78,7 +87,7 @@ ifneq ($(file <$(SEEDS_FILE)),$(SEEDS))
 $(file >$(SEEDS_FILE),$(SEEDS))
 endif
 
-.PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises times $(CHAPTERS)
+.PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises params-cells times $(CHAPTERS)
 
 # ---- environment -------------------------------------------------------------------------
 setup: $(STAMP)
@@ -93,7 +102,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 # ---- chapters (file targets) -------------------------------------------------------------
 # Each chapter: its notebook, the profile, the overrides, lib/ and the chapters it reads.
-$(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)))
+$(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb $(PROFILE_FILES) $(OVR) $(LIB) | $(STAMP)))
 $(foreach c,$(CHAPTERS),$(call NBOUT,$(c))):
 	$(call RUN,$(basename $(notdir $@)) $(call EXTRA,$(basename $(notdir $@))),--other-chapters-ok)
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))
@@ -102,7 +111,7 @@ chapters: $(foreach c,$(CHAPTERS),$(call NBOUT,$(c)))
 # The seed runs: every seeded chapter once per extra seed, with the same graph; chapter 09 reads
 # them all.
 define SEED_RULE
-$(call SNBOUT,$(1),$(2)): notebooks/$(2).ipynb params/$(PROFILE).yaml $(OVR) $(LIB) | $(STAMP)
+$(call SNBOUT,$(1),$(2)): notebooks/$(2).ipynb $(PROFILE_FILES) $(OVR) $(LIB) | $(STAMP)
 	$$(call RUN,$(2) seed=$(1) seed_run=true,--other-chapters-ok)
 endef
 $(foreach k,$(SEED_LIST),$(eval $(call SEED_GRAPH,$(k)))$(foreach c,$(SEEDED),$(eval $(call SEED_RULE,$(k),$(c)))))
@@ -156,6 +165,13 @@ clean:
 # make exercises: the student edition exercises/NN_slug.ipynb, derived from the chapter notebooks
 # (solution regions replaced by stubs; tests/test_student_edition.py fails when it is stale).
 exercises: | $(STAMP)
+	$(PY) -m roadlite.student_edition write
+
+# make params-cells: every chapter notebook's parameters cell from params/default.yaml
+# (python -m roadlite.params cells; tests/test_params_cells.py fails when one is stale), then
+# the student edition, whose parameters cells are classroom.yaml's.
+params-cells: | $(STAMP)
+	$(PY) -m roadlite.params cells
 	$(PY) -m roadlite.student_edition write
 
 # make times: the teacher's guide's table of time per chapter (smoke, classroom, default), read

@@ -51,8 +51,9 @@ def test_check_edition_notices_a_stale_file(tmp_path):
     for ch in ("03_eca", "04_refinement"):
         (tmp_path / "notebooks" / f"{ch}.ipynb").write_text(
             (ROOT / "notebooks" / f"{ch}.ipynb").read_text())
-    (tmp_path / "params" / "classroom.yaml").write_text(
-        (ROOT / "params" / "classroom.yaml").read_text())
+    for profile in ("classroom", "default"):  # classroom extends default
+        (tmp_path / "params" / f"{profile}.yaml").write_text(
+            (ROOT / "params" / f"{profile}.yaml").read_text())
     assert [p.name for p in se.write_edition(tmp_path)] == ["03_eca.ipynb", "04_refinement.ipynb"]
     assert se.check_edition(tmp_path) == []
     nb = tmp_path / "notebooks" / "03_eca.ipynb"

@@ -2,6 +2,7 @@
 
     roadlite run 03_eca --profile default epochs=5    # = python -m roadlite.pipeline run ...
     roadlite params 03_eca --profile smoke > p.yaml   # one chapter's parameters, for papermill -f
+                                                      # (the profile with what it extends)
     roadlite stage-book --profile default
     roadlite bench                                    # = make bench
     roadlite latency FILE.tflite --threads 1          # LiteRT latency of any .tflite file

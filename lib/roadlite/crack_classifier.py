@@ -662,20 +662,23 @@ def crack_patches(root: str | os.PathLike, dataset: str, patch_size: int, img_si
                   ) -> PatchSet:
     """Balanced crack / no-crack patches of a segmentation set, resized to ``img_size``
     (bilinear; masks nearest) for the classifier (Chapter 10_crack_classifier). With
-    ``max_images``, only that many of the set's images (drawn from ``seed``) are cut."""
+    ``max_images``, only that many of the set's images (drawn from ``seed``) are cut. A set
+    that gives no crack or no intact patch at ``patch_size`` is a :class:`DataError` naming
+    ``patch_size``."""
     _, pairs = segmentation_pairs(root)
     if max_images is not None and len(pairs) > max_images:
         keep = np.sort(np.random.default_rng(seed).permutation(len(pairs))[:max_images])
         pairs = [pairs[i] for i in keep]
     cut = cut_patches(pairs, patch_size, dataset=dataset)
     ps = balance_patches(cut, max_per_class, seed)
-    if len(ps) == 0:
+    if not len(ps):  # an empty set would end in scikit-learn's "Found empty input array"
         n_crack = int(cut.labels.sum())
-        raise DataError(f"{root}: no balanced crack / no-crack patch set at patch_size "
-                        f"{patch_size}: {n_crack} crack and {len(cut) - n_crack} intact patch(es) "
-                        f"cut from {len(pairs)} image(s) (a patch_size above the images' size "
-                        f"cuts none; masks with no crack pixel give no crack patch)")
-    if len(ps) and patch_size != img_size:
+        raise DataError(
+            f"{dataset or root}: no crack / no-crack patch pair at patch_size = {patch_size}: "
+            f"its {len(pairs)} image(s) gave {n_crack} crack and {len(cut) - n_crack} intact "
+            f"{patch_size} x {patch_size} tiles, and a patch set needs both. Lower patch_size "
+            f"or leave {dataset or root} out of patch_datasets (chapter 10_crack_classifier).")
+    if patch_size != img_size:
         imgs = [np.asarray(Image.fromarray(im).resize((img_size, img_size), Image.BILINEAR))
                 for im in ps.images.permute(0, 2, 3, 1).numpy()]
         ps = PatchSet(torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous(),

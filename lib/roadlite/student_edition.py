@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from roadlite.params import CHAPTERS, resolve_params
+from roadlite.params import CHAPTERS, parameters_cell
 from roadlite.paths import repo_root
 
 __all__ = ["BEGIN", "END", "STUB", "check_edition", "exercise_chapters", "has_solution",
@@ -110,10 +110,9 @@ def exercise_chapters(root: Path | None = None) -> list[str]:
 
 
 def parameters_source(chapter: str, profile: str = PROFILE, root: Path | None = None) -> str:
-    """The parameters cell of ``chapter`` with the values of ``profile`` (repr per line, in the
-    order of the chapter's parameters cell)."""
-    values = resolve_params(chapter, profile, artifacts_root="artifacts", root=root)
-    return "".join(f"{k} = {v!r}\n" for k, v in values.items()).rstrip("\n")
+    """The parameters cell of ``chapter`` with the values of ``profile``: the chapter notebook's
+    generated cell (:func:`roadlite.params.parameters_cell`) for another profile."""
+    return parameters_cell(chapter, profile, root, made_by="make exercises")
 
 
 def _note(chapter: str) -> dict[str, Any]:

@@ -1,38 +1,27 @@
-"""Chapter parameters: profiles, schemas and validation (taught in the book's introduction).
+"""The parameter schema: every chapter's parameters, their types, ranges and meaning.
 
-Every chapter notebook has one cell tagged ``parameters``. Its values are the ``default`` profile;
-papermill (or ``make``) injects others after it. The first thing each notebook does is::
-
-    P = validate_params("03_eca", globals())
-
-which checks every parameter against the chapter's schema below: an unknown name, a wrong type, an
-out-of-range value or a missing upstream artifact stops the run with one message that names the
-parameter (or file) and what was expected.
-
-Profiles live in ``params/<profile>.yaml`` with a ``shared`` section and one section per chapter;
-:func:`resolve_params` merges ``shared`` + chapter section + command-line overrides.
+:data:`SHARED` holds the parameters every chapter accepts, :data:`CHAPTER_PARAMS` each chapter's
+own; :func:`check_value` checks one value against them. Each :class:`Param` carries a one-line
+``help``: the generated parameters cell of each notebook shows it beside the default
+(:mod:`roadlite.params.cells`). A new parameter is one entry here and one line of
+``params/default.yaml``.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import os
-import shlex
-import types
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
-
-import yaml
 
 from roadlite import book
 from roadlite.data.download import DATASETS
 from roadlite.data.locate import DataNotFoundError, resolve_data_root
 from roadlite.data.validate import DataError
 from roadlite.imaging import GAN_SIZES
-from roadlite.paths import artifact_dir, repo_root
 
 
 class ParameterError(ValueError):
@@ -88,10 +77,24 @@ def _existing_folder(v: Any) -> str | None:
     return None
 
 
+# A profile name is a folder name under the artifacts root and a file name under params/:
+# letters, digits, '_', '-' and '.', not starting with '.' (so never '..', a path or a hidden name).
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def profile_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a profile name (None when it can): a profile names the folder
+    ``<artifacts_root>/<name>/`` that a run writes, so it must be a plain name."""
+    if isinstance(name, str) and PROFILE_NAME.fullmatch(name):
+        return None
+    return ("must be a plain name (letters, digits, '_', '-' and '.', starting with a letter or "
+            "digit; no '/', no '..'): results go to <artifacts_root>/<profile>/")
+
+
 # Parameters every chapter accepts.
 SHARED: dict[str, Param] = {
     "profile": Param(str, "name of the parameter profile; artifacts go to artifacts/<profile>/",
-                     check=lambda v: None if v and "/" not in v else "must be a plain name"),
+                     check=profile_name_problem),
     "artifacts_root": Param(str, "folder that holds artifacts/<profile>/<chapter>/ (relative to "
                                  "the repository root unless absolute)"),
     "seed": Param(int, "random seed of the run", min=0, max=2**31 - 1),
@@ -401,8 +404,6 @@ if tuple(CHAPTER_PARAMS) != CHAPTERS:  # the book's table and the schemas list t
     raise ImportError(f"roadlite.params: the schemas {list(CHAPTER_PARAMS)} do not match the "
                       f"book's chapters {list(CHAPTERS)}")
 
-_NOT_PARAMS = {"In", "Out", "exit", "quit", "get_ipython", "open"}
-
 
 def schema(chapter: str) -> dict[str, Param]:
     """The full parameter schema (shared + chapter) of ``chapter``."""
@@ -460,174 +461,3 @@ def check_value(chapter: str, name: str, value: Any) -> Any:
     if problem:
         raise ParameterError(f"{chapter}: parameter {name!r} = {value!r} {problem} ({p.help}).")
     return value
-
-
-def parameters_from_namespace(ns: Mapping[str, Any], chapter: str | None = None
-                              ) -> dict[str, Any]:
-    """Pick the parameter-like names out of a notebook's ``globals()``.
-
-    Modules, functions, classes, IPython's own names and ``_private`` names are left out; what
-    remains is what the parameters cell (and papermill's injected cell) defined. Names are
-    case-insensitive, as on the ``make`` command line: ``BASELINE_BINS = 4`` (papermill
-    ``-p BASELINE_BINS 4``) sets ``baseline_bins``, and, because it comes later in the
-    namespace than the parameters cell's value, wins. With ``chapter`` given, an upper-case
-    name that is not a parameter but holds a plain value (a number, string, bool or None) is
-    an error too: papermill would have injected it and the run would have ignored it.
-    """
-    known = schema(chapter) if chapter is not None else None
-    out: dict[str, Any] = {}
-    for k, v in ns.items():
-        if k.startswith("_") or k in _NOT_PARAMS:
-            continue  # private names, IPython's names
-        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
-            continue
-        if callable(v):
-            continue
-        name = k.lower()
-        if k != name:  # an upper- or mixed-case name: a parameter, or a notebook constant
-            if known is not None and name not in known:
-                if isinstance(v, (bool, int, float, str)) or v is None:
-                    check_value(chapter, k, v)  # raises: unknown, with a suggestion
-                continue  # a constant of the notebook (a table, a model, ...)
-            if known is None:
-                continue
-        out[name] = v
-    return out
-
-
-class Params(dict):
-    """Validated parameters of one chapter run; also readable as attributes (``P.epochs``)."""
-
-    chapter: str
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError as e:
-            raise AttributeError(name) from e
-
-    @property
-    def out_dir(self) -> Path:
-        return run_dir(self, self.chapter)
-
-    def upstream_dir(self, chapter: str) -> Path:
-        return run_dir(self, chapter)
-
-
-def run_dir(params: Mapping[str, Any], chapter: str) -> Path:
-    """Where ``chapter``'s results are for a run with ``params``: ``artifacts/<profile>/<chapter>``,
-    or a seed run's own folder for the seeded chapters (:func:`roadlite.book.seed_folder`)."""
-    return artifact_dir(params["artifacts_root"], params["profile"], chapter,
-                        book.seed_folder(chapter, params))
-
-
-def validate_params(chapter: str, namespace: Mapping[str, Any], check_upstream: bool = True
-                    ) -> Params:
-    """Validate a chapter's parameters (the notebook passes its ``globals()``).
-
-    Raises :class:`ParameterError` naming the first bad parameter, or
-    :class:`UpstreamMissingError` naming the missing upstream file.
-    """
-    given = parameters_from_namespace(namespace, chapter)
-    params = schema(chapter)
-    for name in given:
-        if name not in params:
-            check_value(chapter, name, given[name])  # raises with a suggestion
-    missing = [n for n in params if n not in given]
-    if missing:
-        raise ParameterError(f"{chapter}: parameters not set: {', '.join(missing)}.")
-    out = Params({n: check_value(chapter, n, given[n]) for n in params})
-    out.chapter = chapter
-    if check_upstream:
-        require_upstream(chapter, out)
-    return out
-
-
-def require_upstream(chapter: str, params: Mapping[str, Any]) -> None:
-    """Raise :class:`UpstreamMissingError` when a chapter that ``chapter`` reads has not
-    finished (no ``metrics.json``); the message says which ``make`` command makes it."""
-    root, profile = params["artifacts_root"], params["profile"]
-    for up in book.upstream(chapter, dict(params)):
-        f = run_dir(params, up) / "metrics.json"
-        if not f.exists():
-            where = "" if str(root) == "artifacts" else f" ARTIFACTS={_shell_word(str(root))}"
-            seed = book.seed_folder(up, params)
-            how = (f"make book PROFILE={profile} SEEDS={seed + 1}{where}" if seed is not None
-                   else f"make {up} PROFILE={profile}{where}")
-            raise UpstreamMissingError(
-                f"{chapter} needs the output of chapter {up}, but {f} does not exist. "
-                f"Run it first: {how}"
-            )
-    for k in range(1, int(params.get("seeds") or 1)):  # the seed runs a chapter averages over
-        for up in book.SEEDED:
-            f = artifact_dir(root, profile, up, k) / "metrics.json"
-            if not f.exists():
-                raise UpstreamMissingError(
-                    f"{chapter} with seeds={params['seeds']} needs seed {k}'s run of chapter "
-                    f"{up}, but {f} does not exist. Run it first: make book PROFILE={profile} "
-                    f"SEEDS={params['seeds']}")
-
-
-def _shell_word(text: str) -> str:
-    return shlex.quote(text)
-
-
-def load_profile(profile: str, root: Path | None = None) -> dict[str, Any]:
-    """Read ``params/<profile>.yaml``."""
-    root = root or repo_root()
-    path = Path(root) / "params" / f"{profile}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (Path(root) / "params").glob("*.yaml"))
-        raise ParameterError(f"no profile {profile!r}: {path} does not exist (known: {known})")
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ParameterError(f"{path}: expected a mapping of sections")
-    for section in data:
-        if section != "shared" and section not in CHAPTER_PARAMS:
-            raise ParameterError(f"{path}: unknown section {section!r} "
-                                 f"(expected 'shared' or one of {list(CHAPTERS)})")
-    everywhere = set(SHARED).union(*CHAPTER_PARAMS.values())
-    for name in data.get("shared") or {}:
-        if name not in everywhere:
-            raise ParameterError(f"{path}: shared parameter {name!r} belongs to no chapter")
-    return data
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse ``name=value`` (``EPOCHS=5`` too: names are lower-cased; values read as YAML)."""
-    if "=" not in text:
-        raise ParameterError(f"override {text!r} is not of the form name=value")
-    name, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw != "" else None
-    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (and nan) as a string; papermill, a float
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    return name.strip().lower(), value
-
-
-def resolve_params(chapter: str, profile: str, overrides: Mapping[str, Any] | None = None,
-                   artifacts_root: str | None = None, root: Path | None = None) -> dict[str, Any]:
-    """Merge ``shared`` + the chapter's section of a profile + overrides, and validate them.
-
-    Overrides for names the chapter does not have are an error, so that a typo never passes
-    silently; the pipeline drops overrides meant for other chapters before calling this.
-    """
-    data = load_profile(profile, root)
-    known = schema(chapter)
-    shared = {k: v for k, v in (data.get("shared") or {}).items() if k in known}
-    merged: dict[str, Any] = {**shared, **(data.get(chapter) or {})}
-    merged["profile"] = profile
-    if artifacts_root is not None:
-        merged["artifacts_root"] = artifacts_root
-    merged.setdefault("artifacts_root", os.environ.get("ROADLITE_ARTIFACTS", "artifacts"))
-    for k, v in (overrides or {}).items():
-        merged[k] = v
-    for k in merged:
-        merged[k] = check_value(chapter, k, merged[k])
-    missing = [n for n in schema(chapter) if n not in merged]
-    if missing:
-        raise ParameterError(f"profile {profile!r}, chapter {chapter}: not set: {missing}")
-    return merged

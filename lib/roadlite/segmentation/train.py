@@ -41,12 +41,15 @@ from roadlite.data.manifest import read_manifest
 from roadlite.data.real import detect_layout, scan_dataset
 from roadlite.data.validate import validate_manifest
 from roadlite.imaging import image_hw
+from roadlite.models.checkpoint import save_model
+from roadlite.models.registry import register_model
 from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
 from roadlite.training.resume import Checkpoints, run_fingerprint, tensor_signature
 
 from .dmia import dmia_boundary
 from .losses import Distiller, LossWeights, discriminator_loss, generator_loss, segmentation_loss
 from .metrics import pooled_metrics
+from .networks import BOTTLENECKS, LRCrackNet, UNet
 
 # chapter 01's classes whose masks mark crack pixels (+ intact: empty masks, negatives)
 CRACK_CLASSES = ("alligator", "longitudinal", "transverse", "crack")
@@ -324,6 +327,42 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
                   f"{row['epoch_seconds']:.1f} s")
     ckpt.load_best(model)
     return PhaseResult(history, best_epoch, best_f1, time.perf_counter() - t_total, start)
+
+
+# The chapter's networks are saved and loaded like every model of the book
+# (roadlite.models.save_model / load_model), with the keyword arguments that rebuild them.
+register_model("lr_cracknet", LRCrackNet)
+register_model("unet_segmentation", UNet)
+
+
+def network_config(model: nn.Module) -> tuple[str, dict]:
+    """The registered name and keyword arguments that rebuild one of the chapter's networks: an
+    :class:`~.networks.LRCrackNet` (teacher or student, with Table II's variants) or a
+    :class:`~.networks.UNet`. The variant is recognised from the network's layer types, which
+    do not depend on the width (a layout that no variant has is an error)."""
+    if isinstance(model, UNet):
+        return "unet_segmentation", {"base": model.width}
+    if not isinstance(model, LRCrackNet):
+        raise TypeError(f"not one of chapter 11's networks: {type(model).__name__}")
+
+    def layout(m: nn.Module) -> list[str]:
+        return [type(x).__name__ for x in m.modules()]
+
+    for rdldc in (True, False):
+        for bottleneck in BOTTLENECKS:
+            kw = {"boundary_input": model.boundary_input, "rdldc": rdldc,
+                  "bottleneck": bottleneck}
+            if layout(LRCrackNet(8, **kw)) == layout(model):
+                return "lr_cracknet", {"width": model.width, **kw}
+    raise ValueError("this LRCrackNet's layers match no variant (rdldc x bottleneck)")
+
+
+def save_network(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """Save one of the chapter's networks with :func:`roadlite.models.save_model` (its
+    architecture and configuration with the weights); :func:`roadlite.models.load_model`
+    rebuilds it."""
+    arch, config = network_config(model)
+    return save_model(model, path, arch, meta=meta, config=config)
 
 
 class _ZeroBoundary(nn.Module):

@@ -304,7 +304,10 @@ class WGANGP:
             log(f"[gan] resuming from {ckpt.last} at iteration {self.iteration}/{iterations}")
         elif self._fingerprint == fp and 0 < self.iteration <= iterations:
             log(f"[gan] continuing the run in memory at iteration {self.iteration}")
-            restore_rng(self._rng)
+            if self._rng is not None:
+                restore_rng(self._rng)
+            else:  # loaded from a checkpoint written before the generators were saved
+                seed_everything(seed)
         else:
             if self._fingerprint is not None and self._fingerprint != fp:
                 log("[gan] the configuration changed; starting afresh")

@@ -196,7 +196,10 @@ class Checkpoints:
             if why is None and reject is not None:
                 why = reject(state)
             if why is None:
-                restore_rng(state.get("rng"), generators)
+                if state.get("rng") is not None:
+                    restore_rng(state["rng"], generators)
+                elif seed is not None:  # written before the generators were saved
+                    seed_everything(seed)
                 return state
             self.log(f"[{self.name}] {self.last} {why}; starting afresh")
             self.discard()

@@ -116,13 +116,13 @@ def soft_dice(logits: torch.Tensor, y: torch.Tensor, x: torch.Tensor | None = No
 FIT_CASES = {
     # chapter 03_eca: torch.manual_seed(seed) before each fit, plain cross-entropy
     "ch03": dict(cfg=dict(batch_size=8, optimizer="adam", lr=0.01, weight_decay=0.0,
-                          scheduler="cosine", augment=True, channels_last=False),
+                          scheduler="cosine", augment=True, channels_last=True),
                  reseed=True, transform=None, dice=False),
     # chapter 10_crack_classifier: models built (seeded) before, no reseed before fit; an
     # augmentation, a Dice loss, plateau on the validation loss, early stopping
     "ch10": dict(cfg=dict(batch_size=8, optimizer="adam", lr=0.01, weight_decay=0.0,
                           scheduler="plateau", plateau_patience=0, monitor="val_loss",
-                          early_stopping_patience=3, augment=False, channels_last=False,
+                          early_stopping_patience=3, augment=False, channels_last=True,
                           extra={"loss": "dice"}),
                  reseed=False, transform="jitter", dice=True),
     # an augmentation drawing from numpy's and Python's generators

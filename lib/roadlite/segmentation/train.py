@@ -9,13 +9,17 @@ Training (on the book's core: :func:`roadlite.training.iterate_batches`,
 random crops (one crop position per batch, random horizontal / vertical flips of image, mask and
 boundary together), with a cosine learning-rate decay, validates every ``val_every`` epochs
 (pooled F1 at 0.5 on the whole validation images) and keeps the best; ``last.pt`` after every
-epoch lets an interrupted run resume. Phases:
+epoch (with the random generators' state, :mod:`roadlite.training.resume`) lets an interrupted
+run resume to the uninterrupted run's numbers. Phases:
 
 * ``"image"``: the teacher on images (its boundary stem sees zeros);
 * ``"boundary"``: the teacher on images + DMIA boundary maps;
 * ``"student"``: the student with distillation from the frozen teacher and the discriminator
   (its own Adam optimizer, trained in the same loop);
 * ``"plain"``: any image-only network on BCE + Dice (the student alone, the U-Net).
+
+The trained networks are saved in the book's one model format (:func:`save_network`, through
+:func:`roadlite.models.save_model`; :func:`roadlite.models.load_model` rebuilds them).
 """
 
 from __future__ import annotations

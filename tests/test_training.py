@@ -9,6 +9,7 @@ from roadlite.training import (
     _Schedule,
     fit,
     iterate_batches,
+    make_optimizer,
     normalize,
     predict_logits,
 )
@@ -101,11 +102,21 @@ def test_nan_loss_stops_with_a_message(tmp_path):
             criterion=lambda lg, y, x: lg.sum() * float("nan"))
 
 
-@pytest.mark.parametrize("opt", ["sgd", "rmsprop", "adam"])
-def test_optimizers(tmp_path, opt):
+@pytest.mark.parametrize(("opt", "cls"), [("sgd", torch.optim.SGD),
+                                          ("rmsprop", torch.optim.RMSprop),
+                                          ("adam", torch.optim.Adam)])
+def test_optimizers(tmp_path, opt, cls):
+    cfg = TrainConfig(**{**CFG, "epochs": 3, "optimizer": opt, "lr": 0.01, "augment": False})
+    model = tiny_model()
+    o = make_optimizer(model, cfg)
+    assert type(o) is cls and o.defaults["lr"] == 0.01
     data = tiny_data()
-    cfg = TrainConfig(**{**CFG, "epochs": 1, "optimizer": opt, "lr": 0.01})
-    fit(tiny_model(), data, data, cfg, tmp_path, log=lambda s: 0)
+    before = [p.detach().clone() for p in model.parameters()]
+    res = fit(model, data, data, cfg, tmp_path, log=lambda s: 0)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert res.history[-1]["loss"] < res.history[0]["loss"], res.history
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer(model, TrainConfig(optimizer="lion"))
 
 
 def test_schedules():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +15,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from roadlite.artifacts import atomic_path
 from roadlite.training import resolve_device
+from roadlite.training.resume import (
+    Checkpoints,
+    capture_rng,
+    console_line,
+    fingerprint,
+    isolated_rng,
+    progress_bar,
+    read_state,
+    restore_rng,
+    seed_everything,
+    write_state,
+)
 
 from .networks import (
     ADAM_BETAS,
@@ -127,6 +137,7 @@ class WGANGP:
         self.iteration = 0
         self._fingerprint: str | None = None
         self._sampler_state: dict | None = None
+        self._rng: dict | None = None  # the global generators' state where training stopped
 
     # -- construction -------------------------------------------------------------------------
 
@@ -158,7 +169,7 @@ class WGANGP:
     def _fresh(self, seed: int) -> None:
         self._build(seed)
         self.history, self.snapshots, self.iteration = [], [], 0
-        self._sampler_state = None
+        self._sampler_state = self._rng = None
 
     def _fingerprint_of(self, x: torch.Tensor, y: torch.Tensor, batch_size: int,
                         seed: int) -> str:
@@ -166,19 +177,20 @@ class WGANGP:
         blob = json.dumps({"config": self.config, "batch_size": batch_size, "seed": seed,
                            "data": hashlib.sha256(data_sig.encode()).hexdigest()},
                           sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return fingerprint(blob)
 
     # -- checkpoints --------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """Everything a resumed run needs: both networks, both optimizers, the sampler's RNG
-        state, the iteration, the history, the snapshots, the configuration and fingerprint."""
+        """Everything a resumed run needs: both networks, both optimizers, the sampler's state
+        (with its generator), the global random generators' state where training stopped, the
+        iteration, the history, the snapshots, the configuration and fingerprint."""
         return {"config": self.config, "fingerprint": self._fingerprint,
                 "iteration": self.iteration, "history": self.history,
                 "snapshots": self.snapshots, "generator": self.generator.state_dict(),
                 "critic": self.critic.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "sampler": self._sampler_state,
-                "fixed_z": self._fixed_z}
+                "fixed_z": self._fixed_z, "rng": self._rng}
 
     def load_state_dict(self, state: dict) -> None:
         if state["config"] != self.config:
@@ -192,18 +204,16 @@ class WGANGP:
         self.snapshots = [(int(i), g) for i, g in state["snapshots"]]
         self._sampler_state = state["sampler"]
         self._fixed_z = state["fixed_z"]
+        self._rng = state.get("rng")
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`state_dict` to ``path`` atomically (temporary file + ``os.replace``)."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            torch.save(self.state_dict(), tmp)
-        return path
+        return write_state(self.state_dict(), path)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> WGANGP:
         """Rebuild a trained GAN from a checkpoint written by :meth:`train` or :meth:`save`."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_state(path)
         cfg = dict(state["config"])
         gan = cls(cfg.pop("classes"), cfg.pop("size"), betas=tuple(cfg.pop("betas")),
                   device=device, **cfg)
@@ -244,10 +254,14 @@ class WGANGP:
 
         Images are resized to the GAN size (antialiased) and scaled to [-1, 1]. Deterministic on
         the CPU for a ``seed`` (weights, batches, noise). With ``ckpt_path`` the full state is
-        saved atomically every ``checkpoint_every`` iterations and at the end; a rerun with the
-        same configuration, data, batch size and seed resumes from it (a finished run returns at
-        once; a larger ``iterations`` continues), another configuration starts afresh with a
-        message. Without ``ckpt_path`` the same holds for the state kept in this object.
+        saved atomically every ``checkpoint_every`` iterations and at the end (the protocol of
+        :mod:`roadlite.training.resume`); a rerun with the same configuration, data, batch size
+        and seed resumes from it (a finished run returns at once; a larger ``iterations``
+        continues), another configuration or a checkpoint of more iterations than ``iterations``
+        starts afresh with a message, so that a rerun's weights are a fresh run's. Without
+        ``ckpt_path`` the same holds for the state kept in this object. Training draws from
+        global random generators of its own, seeded from ``seed``; the caller's are left as
+        they were.
         A fixed-noise sample grid is added to :attr:`snapshots` at the start, every
         ``sample_every`` iterations (default: about 8 over the run) and at the end.
 
@@ -256,35 +270,58 @@ class WGANGP:
         (-E[D(G(z))]), ``wasserstein`` (E[D(x)] - E[D(x~)], the critic's estimate of the
         Wasserstein distance), ``gradient_penalty`` (without lambda) and ``seconds``.
         """
-        from tqdm import tqdm
-
         x, y = self._check_data(images_uint8, labels, batch_size)
+        # Training seeds and draws from global generators of its own (the caller's are left
+        # as they were); every start seeds them the same way, a resumed one restores them.
         fp = self._fingerprint_of(x, y, batch_size, seed)
-        cfg, dev = self.config, self.device
-        ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
-        resumed = False
-        if ckpt_path is not None and ckpt_path.exists():
-            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            if state.get("fingerprint") == fp and state.get("config") == cfg:
-                self.load_state_dict(state)
-                resumed = True
-                log(f"[gan] resuming from {ckpt_path} at iteration {self.iteration}/{iterations}")
-            else:
-                log(f"[gan] {ckpt_path} was made with another configuration; starting afresh")
-        if not resumed:
-            if self._fingerprint == fp and self.iteration > 0:
-                log(f"[gan] continuing the run in memory at iteration {self.iteration}")
-            else:
-                if self._fingerprint is not None and self._fingerprint != fp:
-                    log("[gan] the configuration changed; starting afresh")
-                self._fresh(seed)
-                self._fingerprint = fp
-        if self.iteration >= iterations:
-            if self.iteration > iterations:
-                log(f"[gan] already trained for {self.iteration} iterations "
-                    f"(>= {iterations}); nothing to do")
-            return self.history
+        ckpt = (Checkpoints(ckpt_path, fp, name="gan", log=log) if ckpt_path is not None
+                else None)
+        with isolated_rng():
+            if not self._begin(fp, iterations, seed, ckpt, log):
+                return self.history
+            try:
+                self._train_loop(x, y, iterations, batch_size, seed, progress, sample_every,
+                                 checkpoint_every, ckpt, log)
+            finally:
+                self._rng = capture_rng()
+        return self.history
 
+    def _begin(self, fp: str, iterations: int, seed: int, ckpt: Checkpoints | None,
+               log: Callable[[str], None]) -> bool:
+        """Resume from the checkpoint, continue in memory or start afresh (seeded); False when
+        there is nothing left to train."""
+
+        def further(it: int) -> str | None:
+            return (f"holds {it} iterations, more than the {iterations} asked for"
+                    if it > iterations else None)
+
+        state = None if ckpt is None else ckpt.start(
+            seed, reject=lambda s: ("was made with another configuration"
+                                    if s.get("config") != self.config
+                                    else further(s["iteration"])))
+        if state is not None:
+            self.load_state_dict(state)
+            log(f"[gan] resuming from {ckpt.last} at iteration {self.iteration}/{iterations}")
+        elif self._fingerprint == fp and 0 < self.iteration <= iterations:
+            log(f"[gan] continuing the run in memory at iteration {self.iteration}")
+            if self._rng is not None:
+                restore_rng(self._rng)
+            else:  # loaded from a checkpoint written before the generators were saved
+                seed_everything(seed)
+        else:
+            if self._fingerprint is not None and self._fingerprint != fp:
+                log("[gan] the configuration changed; starting afresh")
+            elif self.iteration > iterations:
+                log(f"[gan] the GAN in memory {further(self.iteration)}; starting afresh")
+            self._fresh(seed)
+            self._fingerprint = fp
+            seed_everything(seed)
+        return self.iteration < iterations
+
+    def _train_loop(self, x: torch.Tensor, y: torch.Tensor, iterations: int, batch_size: int,
+                    seed: int, progress: bool, sample_every: int | None, checkpoint_every: int,
+                    ckpt: Checkpoints | None, log: Callable[[str], None]) -> None:
+        cfg, dev = self.config, self.device
         sampler = _BalancedSampler(y, self.num_classes, batch_size, seed)
         if self._sampler_state is not None:
             sampler.load_state_dict(self._sampler_state)
@@ -294,8 +331,7 @@ class WGANGP:
         lam, n_critic, z_dim = cfg["lambda_gp"], cfg["n_critic"], cfg["z_dim"]
         g_net, d_net = self.generator.train(), self.critic.train()
         rng = sampler.rng
-        bar = tqdm(total=iterations, initial=self.iteration, desc="WGAN-GP", unit="it",
-                   disable=not progress, file=sys.stderr, mininterval=2.0, leave=False)
+        bar = progress_bar(iterations, self.iteration, "WGAN-GP", "it", progress)
         t_start = time.perf_counter()
         start_it = self.iteration
         try:
@@ -345,20 +381,21 @@ class WGANGP:
                 self._sampler_state = sampler.state_dict()
                 if self.iteration % every == 0 or self.iteration == iterations:
                     self._snapshot()
-                    log(f"[gan] it {self.iteration:>5}/{iterations}  critic "
-                        f"{row['critic_loss']:+.3f}  gen {row['generator_loss']:+.3f}  "
-                        f"W {row['wasserstein']:.3f}  gp {row['gradient_penalty']:.3f}  "
-                        f"{row['seconds']:.2f} s/it")
-                if ckpt_path is not None and (self.iteration % checkpoint_every == 0
-                                              or self.iteration == iterations):
-                    self.save(ckpt_path)
+                    log(console_line("gan", "it", self.iteration, iterations,
+                                     f"critic {row['critic_loss']:+.3f}",
+                                     f"gen {row['generator_loss']:+.3f}",
+                                     f"W {row['wasserstein']:.3f}",
+                                     f"gp {row['gradient_penalty']:.3f}",
+                                     f"{row['seconds']:.2f} s/it", width=5))
+                if ckpt is not None and (self.iteration % checkpoint_every == 0
+                                         or self.iteration == iterations):
+                    ckpt.save(self.state_dict())
         finally:
             d_net.requires_grad_(True)
             bar.close()
         done = self.iteration - start_it
         if done:
             log(f"[gan] {done} iterations in {time.perf_counter() - t_start:.1f} s")
-        return self.history
 
     # -- sampling -----------------------------------------------------------------------------
 

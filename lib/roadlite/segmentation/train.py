@@ -9,18 +9,21 @@ Training (on the book's core: :func:`roadlite.training.iterate_batches`,
 random crops (one crop position per batch, random horizontal / vertical flips of image, mask and
 boundary together), with a cosine learning-rate decay, validates every ``val_every`` epochs
 (pooled F1 at 0.5 on the whole validation images) and keeps the best; ``last.pt`` after every
-epoch lets an interrupted run resume. Phases:
+epoch (with the random generators' state, :mod:`roadlite.training.resume`) lets an interrupted
+run resume to the uninterrupted run's numbers. Phases:
 
 * ``"image"``: the teacher on images (its boundary stem sees zeros);
 * ``"boundary"``: the teacher on images + DMIA boundary maps;
 * ``"student"``: the student with distillation from the frozen teacher and the discriminator
   (its own Adam optimizer, trained in the same loop);
 * ``"plain"``: any image-only network on BCE + Dice (the student alone, the U-Net).
+
+The trained networks are saved in the book's one model format (:func:`save_network`, through
+:func:`roadlite.models.save_model`; :func:`roadlite.models.load_model` rebuilds them).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import tempfile
@@ -35,7 +38,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from roadlite.artifacts import atomic_path
 from roadlite.data.errors import DataError
 from roadlite.data.loading import normalize
 from roadlite.data.locate import resolve_data_root
@@ -43,11 +45,15 @@ from roadlite.data.manifest import read_manifest
 from roadlite.data.real import detect_layout, scan_dataset
 from roadlite.data.validate import validate_manifest
 from roadlite.imaging import image_hw, image_size, read_image, read_mask
+from roadlite.models.checkpoint import save_model
+from roadlite.models.registry import register_model
 from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
+from roadlite.training.resume import Checkpoints, run_fingerprint, tensor_signature
 
 from .dmia import dmia_boundary
 from .losses import Distiller, LossWeights, discriminator_loss, generator_loss, segmentation_loss
 from .metrics import pooled_metrics
+from .networks import BOTTLENECKS, LRCrackNet, UNet
 
 # chapter 01's classes whose masks mark crack pixels (+ intact: empty masks, negatives)
 CRACK_CLASSES = ("alligator", "longitudinal", "transverse", "crack")
@@ -187,17 +193,6 @@ def predict_probs(model: nn.Module, data: SegData, boundary: bool = False,
     return torch.cat(out).numpy()
 
 
-def _fingerprint(cfg: TrainConfig, name: str, model: nn.Module, data: SegData) -> str:
-    n_params = sum(p.numel() for p in model.parameters())
-    sig = f"{tuple(data.x.shape)}:{int(data.x[:, :, ::7, ::7].sum())}:{int(data.mask.sum())}"
-    return hashlib.sha256(f"{cfg.fingerprint()}:{name}:{n_params}:{sig}".encode()).hexdigest()[:16]
-
-
-def _save(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig,
                 ckpt_dir: str | Path, phase: str, *, crop: int, val_every: int = 1,
                 teacher: nn.Module | None = None, discriminator: nn.Module | None = None,
@@ -217,12 +212,11 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
         raise ValueError("phase 'student' needs the trained teacher")
     if len(train) == 0 or len(val) == 0:
         raise DataError("train_phase: the train or the validation split is empty")
-    ckpt_dir = Path(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     dev = resolve_device(cfg.device)
     model.to(dev)
-    fp = _fingerprint(cfg, f"{name}:{phase}:{crop}:{val_every}:{weights}", model, train)
+    ckpt = Checkpoints.in_folder(ckpt_dir, run_fingerprint(
+        cfg.fingerprint(), f"{name}:{phase}:{crop}:{val_every}:{weights}", model,
+        tensor_signature(train.x, train.mask)), name=name, log=log)
     opt = make_optimizer(model, cfg)
     distiller = opt_d = None
     if phase == "student":
@@ -239,23 +233,20 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
             opt_d = make_optimizer(discriminator, cfg)
     history: list[dict] = []
     start, best_f1, best_epoch = 0, -1.0, -1
-    if last_path.exists():
-        state = torch.load(last_path, weights_only=True)
-        if state.get("fingerprint") == fp:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            if opt_d is not None:
-                discriminator.load_state_dict(state["discriminator"])
-                opt_d.load_state_dict(state["optimizer_d"])
-            if distiller is not None:
-                distiller.load_state_dict(state["distiller"])
-            history, start = state["history"], state["epoch"] + 1
-            best_f1, best_epoch = state["best_val_f1"], state["best_epoch"]
-            log(f"[{name}] resuming from {last_path} after epoch {start}/{cfg.epochs}")
-        else:
-            last_path.unlink()
-            best_path.unlink(missing_ok=True)
-    torch.manual_seed(cfg.seed)
+    # Resumed: the random generators as the checkpoint left them (the networks' dropout draws
+    # from torch's global generator); otherwise seeded -- the same way for every start.
+    state = ckpt.start(cfg.seed)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if opt_d is not None:
+            discriminator.load_state_dict(state["discriminator"])
+            opt_d.load_state_dict(state["optimizer_d"])
+        if distiller is not None:
+            distiller.load_state_dict(state["distiller"])
+        history, start = state["history"], state["epoch"] + 1
+        best_f1, best_epoch = state["best_val_f1"], state["best_epoch"]
+        log(f"[{name}] resuming from {ckpt.last} after epoch {start}/{cfg.epochs}")
     t_total = time.perf_counter()
     uses_boundary = phase == "boundary"
     idx_all = torch.arange(len(train))
@@ -315,23 +306,56 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
             row["val_f1"] = pooled_metrics(probs, val.mask.numpy())["f1"]
             if row["val_f1"] > best_f1:
                 best_f1, best_epoch = row["val_f1"], epoch + 1
-                _save({"model": model.state_dict(), "epoch": epoch + 1, "fingerprint": fp},
-                      best_path)
+                ckpt.save_best(model, epoch=epoch + 1)
         history.append(row)
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                 "history": history, "best_val_f1": best_f1, "best_epoch": best_epoch,
-                 "fingerprint": fp}
+                 "history": history, "best_val_f1": best_f1, "best_epoch": best_epoch}
         if opt_d is not None:
             state.update(discriminator=discriminator.state_dict(), optimizer_d=opt_d.state_dict())
         if distiller is not None:
             state["distiller"] = distiller.state_dict()
-        _save(state, last_path)
-        log(f"[{name}] epoch {epoch + 1:>3}/{cfg.epochs}  loss {row['loss']:.3f}  "
-            + (f"val_f1 {row['val_f1']:.3f}  " if "val_f1" in row else "")
-            + f"{row['epoch_seconds']:.1f} s")
-    if best_path.exists():
-        model.load_state_dict(torch.load(best_path, weights_only=True, map_location=dev)["model"])
+        ckpt.save(state)
+        ckpt.line("epoch", epoch + 1, cfg.epochs, f"loss {row['loss']:.3f}",
+                  *([f"val_f1 {row['val_f1']:.3f}"] if "val_f1" in row else []),
+                  f"{row['epoch_seconds']:.1f} s")
+    ckpt.load_best(model)
     return PhaseResult(history, best_epoch, best_f1, time.perf_counter() - t_total, start)
+
+
+# The chapter's networks are saved and loaded like every model of the book
+# (roadlite.models.save_model / load_model), with the keyword arguments that rebuild them.
+register_model("lr_cracknet", LRCrackNet)
+register_model("unet_segmentation", UNet)
+
+
+def network_config(model: nn.Module) -> tuple[str, dict]:
+    """The registered name and keyword arguments that rebuild one of the chapter's networks: an
+    :class:`~.networks.LRCrackNet` (teacher or student, with Table II's variants) or a
+    :class:`~.networks.UNet`. The variant is recognised from the network's layer types, which
+    do not depend on the width (a layout that no variant has is an error)."""
+    if isinstance(model, UNet):
+        return "unet_segmentation", {"base": model.width}
+    if not isinstance(model, LRCrackNet):
+        raise TypeError(f"not one of chapter 11's networks: {type(model).__name__}")
+
+    def layout(m: nn.Module) -> list[str]:
+        return [type(x).__name__ for x in m.modules()]
+
+    for rdldc in (True, False):
+        for bottleneck in BOTTLENECKS:
+            kw = {"boundary_input": model.boundary_input, "rdldc": rdldc,
+                  "bottleneck": bottleneck}
+            if layout(LRCrackNet(8, **kw)) == layout(model):
+                return "lr_cracknet", {"width": model.width, **kw}
+    raise ValueError("this LRCrackNet's layers match no variant (rdldc x bottleneck)")
+
+
+def save_network(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """Save one of the chapter's networks with :func:`roadlite.models.save_model` (its
+    architecture and configuration with the weights); :func:`roadlite.models.load_model`
+    rebuilds it."""
+    arch, config = network_config(model)
+    return save_model(model, path, arch, meta=meta, config=config)
 
 
 class _ZeroBoundary(nn.Module):

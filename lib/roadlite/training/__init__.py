@@ -2,10 +2,13 @@
 
 :func:`fit` trains any classifier on in-memory uint8 tensors:
 
-* seeded and deterministic on CPU: same seed and data, same weights, also across a resume;
+* seeded and deterministic on CPU: same seed and data, same weights -- for a fresh run, a run
+  into a folder holding another configuration's checkpoints and a resumed run alike;
 * best-on-validation checkpointing (``best.pt``) and a full training state after every epoch
-  (``last.pt``), both written atomically; a rerun resumes from ``last.pt`` when its training
-  configuration (fingerprint) is unchanged, and finishes at once when training was complete;
+  (``last.pt``, with the random generators' state), both written atomically; a rerun resumes
+  from ``last.pt`` when its training configuration (fingerprint) is unchanged, and finishes at
+  once when training was complete. The protocol is :mod:`roadlite.training.resume`, shared with
+  chapter 02_gan's WGAN-GP and chapter 11's training phases;
 * ``channels_last`` memory format, a progress bar, one log line per epoch;
 * optimizer (SGD with momentum as in the authors' code, RMSProp as in the paper's text, Adam) and
   schedule (reduce-on-plateau on validation accuracy as in the authors' code, cosine, none) are
@@ -22,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -32,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from roadlite.artifacts import atomic_path
 from roadlite.data.loading import normalize
+
+from .resume import Checkpoints, progress_bar, run_fingerprint, tensor_signature
 
 Criterion = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -257,11 +260,6 @@ class _EarlyStopping:
         return self.stopped
 
 
-def _save(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         val: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, ckpt_dir: str | Path,
         criterion: Criterion | None = None, name: str = "model",
@@ -283,19 +281,12 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     of the checkpoint fingerprint: name it in ``cfg.extra``); ``val_criterion(logits, y)``
     computes the validation loss (default: cross-entropy).
     """
-    from tqdm import tqdm
-
     criterion = criterion or cross_entropy
-    ckpt_dir = Path(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     x_tr, y_tr = train
     x_va, y_va = val
     # The fingerprint ties a checkpoint to its configuration, model and data.
-    n_params = sum(p.numel() for p in model.parameters())
-    data_sig = f"{tuple(x_tr.shape)}:{int(x_tr[:, :, ::7, ::7].sum())}:{int(y_tr.sum())}"
-    fp = hashlib.sha256(f"{cfg.fingerprint()}:{name}:{n_params}:{data_sig}".encode()
-                        ).hexdigest()[:16]
+    ckpt = Checkpoints.in_folder(ckpt_dir, run_fingerprint(
+        cfg.fingerprint(), name, model, tensor_signature(x_tr, y_tr)), name=name, log=log)
     torch.use_deterministic_algorithms(True, warn_only=True)
     dev = resolve_device(cfg.device)
     model = model.to(dev)
@@ -308,29 +299,20 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     history: list[dict] = []
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
 
-    if last_path.exists():
-        state = torch.load(last_path, weights_only=True)
-        if state.get("fingerprint") == fp:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["schedule"])
-            if "early_stopping" in state:
-                stopper.load_state_dict(state["early_stopping"])
-            torch.set_rng_state(state["rng"].cpu())
-            history = state["history"]
-            start_epoch = state["epoch"] + 1
-            best_acc, best_epoch = state["best_val_accuracy"], state["best_epoch"]
-            log(f"[{name}] resuming from {last_path} after epoch {start_epoch}/{cfg.epochs}")
-        else:
-            log(f"[{name}] {last_path} was made with another configuration; starting afresh")
-            last_path.unlink()
-            best_path.unlink(missing_ok=True)
-    else:
-        torch.manual_seed(cfg.seed)
+    state = ckpt.start(cfg.seed)  # resumed (generators restored) or seeded afresh
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["schedule"])
+        if "early_stopping" in state:
+            stopper.load_state_dict(state["early_stopping"])
+        history = state["history"]
+        start_epoch = state["epoch"] + 1
+        best_acc, best_epoch = state["best_val_accuracy"], state["best_epoch"]
+        log(f"[{name}] resuming from {ckpt.last} after epoch {start_epoch}/{cfg.epochs}")
 
     t_total = time.perf_counter()
-    bar = tqdm(total=cfg.epochs * steps, initial=start_epoch * steps, desc=name, unit="batch",
-               disable=not cfg.progress, file=sys.stderr, mininterval=2.0, leave=False)
+    bar = progress_bar(cfg.epochs * steps, start_epoch * steps, name, "batch", cfg.progress)
     for epoch in range(start_epoch, cfg.epochs):
         if stopper.stopped:
             break
@@ -370,24 +352,21 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         stopper.end_epoch(val_acc, val_loss)
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
-            _save({"model": model.state_dict(), "epoch": epoch + 1, "val_accuracy": val_acc,
-                   "fingerprint": fp}, best_path)
+            ckpt.save_best(model, epoch=epoch + 1, val_accuracy=val_acc)
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                 "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
-                 "history": history, "best_val_accuracy": best_acc, "best_epoch": best_epoch,
-                 "fingerprint": fp}
+                 "schedule": sched.state_dict(), "epoch": epoch, "history": history,
+                 "best_val_accuracy": best_acc, "best_epoch": best_epoch}
         if cfg.early_stopping_patience > 0:
             state["early_stopping"] = stopper.state_dict()
-        _save(state, last_path)
-        log(f"[{name}] epoch {epoch + 1:>3}/{cfg.epochs}  loss {row['loss']:.3f}  "
-            f"acc {row['accuracy']:.3f}  val_acc {val_acc:.3f}  lr {lr:.2g}  "
-            f"{row['train_images_per_s']:.0f} img/s")
+        ckpt.save(state)
+        ckpt.line("epoch", epoch + 1, cfg.epochs, f"loss {row['loss']:.3f}",
+                  f"acc {row['accuracy']:.3f}", f"val_acc {val_acc:.3f}", f"lr {lr:.2g}",
+                  f"{row['train_images_per_s']:.0f} img/s")
         if stopper.stopped:
             log(f"[{name}] early stopping after epoch {epoch + 1}: {cfg.monitor} did not improve "
                 f"for {cfg.early_stopping_patience} epochs")
     bar.close()
-    if best_path.exists():
-        model.load_state_dict(torch.load(best_path, weights_only=True, map_location=dev)["model"])
+    ckpt.load_best(model)
     return FitResult(history=history, best_epoch=best_epoch, best_val_accuracy=best_acc,
                      resumed_from_epoch=start_epoch,
                      train_seconds=time.perf_counter() - t_total,

@@ -58,7 +58,7 @@ from roadlite.data import (
 )
 from roadlite.export import TFLiteModel, export_tflite
 from roadlite.imaging import png_bytes
-from roadlite.latency import benchmark_tflite
+from roadlite.measure import benchmark_tflite
 from roadlite.models.mobilenet import mobilenet_v2
 
 __all__ = [

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from roadlite.export import TFLiteModel, export_tflite
-from roadlite.latency import time_callable
+from roadlite.measure import time_callable
 from roadlite.models.summary import count_macs
 
 

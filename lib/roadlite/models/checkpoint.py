@@ -9,6 +9,10 @@ leaves a half-written checkpoint behind, and read with ``torch.load(..., weights
 loading never runs pickled code. A network whose layers are narrower than its architecture's (a
 pruned one, Chapter 06_pruning) is saved by the same :func:`save_model`, with its layer plan
 (:mod:`roadlite.models.layer_plan`) under ``"pruning_plan"``; :func:`load_model` rebuilds it.
+The networks of later chapters, which live above this package (chapter 11's segmentation
+networks, chapter 10's classifier), are saved the same way with their factory's keyword
+arguments under ``"config"`` (their module registers the factory with
+:func:`roadlite.models.registry.register_model`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from roadlite import __version__
 from roadlite.artifacts import atomic_path, jsonable
 
 from .layer_plan import PLAN_FORMAT, layer_plan, plan_num_classes, rebuild
-from .registry import MODEL_REGISTRY, build_model
+from .registry import CONFIGURED_MODELS, MODEL_REGISTRY, build_model
 
 __all__ = ["CheckpointError", "load_model", "read_checkpoint", "save_model"]
 
@@ -38,19 +42,25 @@ class CheckpointError(RuntimeError):
     """
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None) -> Path:
-    """Save ``model``'s weights with its architecture name and metadata (Chapters 03_eca, 06).
+def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict | None = None,
+               config: dict | None = None) -> Path:
+    """Save ``model``'s weights with its architecture name and metadata (Chapters 03_eca, 06, 11).
 
     ``arch`` is the :func:`roadlite.models.build_model` name that rebuilds the network. ``meta``
     (epoch, accuracy, image size, seed ...) must be JSON-like; numpy / torch scalars and arrays
     become plain numbers and lists, so the file loads with ``weights_only=True``. A pruned
     network (layers narrower than ``arch``'s) is saved with its layer plan and pruning log,
-    after checking that the plan rebuilds it exactly (``ValueError`` otherwise). The write is
-    atomic. Returns the path.
+    after checking that the plan rebuilds it exactly (``ValueError`` otherwise). A network of a
+    later chapter (``arch`` registered with :func:`~roadlite.models.registry.register_model`)
+    is saved with ``config``, its factory's keyword arguments, after checking that
+    ``factory(**config)`` takes its weights (``ValueError`` otherwise). The write is atomic.
+    Returns the path.
     """
-    if arch not in MODEL_REGISTRY:
+    if config is None and arch not in MODEL_REGISTRY:
         known = ", ".join(sorted(MODEL_REGISTRY))
-        raise ValueError(f"unknown architecture {arch!r}; known: {known}")
+        raise ValueError(f"unknown architecture {arch!r}; known: {known}"
+                         + (" (a registered network: pass its config)"
+                            if arch in CONFIGURED_MODELS else ""))
     meta = jsonable(meta or {}, strict=True)
     source = model.state_dict()
     state_dict = OrderedDict((k, v.detach().cpu().contiguous()) for k, v in source.items())
@@ -59,8 +69,12 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict 
     state_dict._metadata = getattr(source, "_metadata", None)
     payload = {"arch": arch, "state_dict": state_dict, "meta": meta,
                "roadlite_version": __version__}
-    plan = layer_plan(model)
-    if plan != layer_plan(build_model(arch, num_classes=plan_num_classes(plan))):
+    if config is not None:
+        config = jsonable(config, strict=True)
+        _build_configured(arch, config, state_dict, f"this model (config {config})", ValueError)
+        payload["config"] = config
+    elif (plan := layer_plan(model)) != layer_plan(
+            build_model(arch, num_classes=plan_num_classes(plan))):
         try:
             rebuild(arch, plan).load_state_dict(state_dict, strict=True)
         except (ValueError, RuntimeError) as exc:
@@ -73,6 +87,22 @@ def save_model(model: nn.Module, path: str | os.PathLike, arch: str, meta: dict 
         f.flush()
         os.fsync(f.fileno())
     return path
+
+
+def _build_configured(arch: str, config: dict, state_dict: dict, what: str,
+                      error: type[Exception]) -> nn.Module:
+    """``CONFIGURED_MODELS[arch](**config)`` holding ``state_dict`` (strict), or ``error``."""
+    factory = CONFIGURED_MODELS.get(arch)
+    if factory is None:
+        known = ", ".join(sorted(CONFIGURED_MODELS)) or "none"
+        raise error(f"{what}: unknown network {arch!r}; the module that defines it registers it "
+                    f"when imported (e.g. roadlite.segmentation.train); registered: {known}")
+    try:
+        model = factory(**config)
+        model.load_state_dict(state_dict, strict=True)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise error(f"{what} is not a {arch!r} built with {config}: {exc}") from exc
+    return model
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -108,8 +138,9 @@ def load_model(
     ``arch=None`` takes the architecture stored in the file; a given ``arch`` must match it,
     and a pruned network is rebuilt from its layer plan (``num_classes`` then comes from the plan);
     otherwise a :class:`CheckpointError` names the file and the expected and found
-    architectures. The model is returned in eval mode on the CPU; its metadata is attached as
-    ``model.roadlite_meta`` (use :func:`read_checkpoint` for the whole dict).
+    architectures; a later chapter's network is built from the config its checkpoint holds
+    (``num_classes`` unused). The model is returned in eval mode on the CPU; its metadata is
+    attached as ``model.roadlite_meta`` (use :func:`read_checkpoint` for the whole dict).
     """
     payload = read_checkpoint(path)
     found = payload["arch"]
@@ -117,6 +148,11 @@ def load_model(
         raise CheckpointError(
             f"checkpoint {path} holds architecture {found!r}, expected {arch!r}"
         )
+    if isinstance(payload.get("config"), dict):  # a later chapter's network
+        model = _build_configured(found, payload["config"], payload["state_dict"],
+                                  f"checkpoint {path}", CheckpointError)
+        model.roadlite_meta = payload["meta"]
+        return model.eval()
     if isinstance(payload.get("pruning_plan"), dict):
         try:
             model = rebuild(found, payload["pruning_plan"])

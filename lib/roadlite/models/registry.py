@@ -42,3 +42,24 @@ def build_model(name: str, num_classes: int = 4, **kw) -> nn.Module:
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ValueError(f"unknown model {name!r}; known models: {known}") from None
     return factory(num_classes=num_classes, **kw)
+
+
+#: The networks of chapters above this package (chapter 11's segmentation networks, chapter 10's
+#: classifier): name -> factory ``f(**config)``, registered by their modules with
+#: :func:`register_model`. Their checkpoints (:func:`roadlite.models.save_model` with
+#: ``config``) hold the factory's keyword arguments.
+CONFIGURED_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str, factory: Callable[..., nn.Module]) -> None:
+    """Make ``factory(**config)`` known to :func:`~roadlite.models.save_model` and
+    :func:`~roadlite.models.load_model` under ``name`` (a chapter module registers its networks
+    when it is imported). A name of :data:`MODEL_REGISTRY`, or one registered for another
+    factory, is refused."""
+    def qualname(f: Callable) -> str:
+        return f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"
+
+    old = CONFIGURED_MODELS.get(name)
+    if name in MODEL_REGISTRY or (old is not None and qualname(old) != qualname(factory)):
+        raise ValueError(f"the model name {name!r} is taken (by {qualname(old or build_model)})")
+    CONFIGURED_MODELS[name] = factory

@@ -96,7 +96,8 @@ CHAPTERS: tuple[Chapter, ...] = (
             reads=("01_dataset",),
             modules=("segmentation.networks", "segmentation.dmia", "segmentation.losses",
                      "segmentation.discriminator", "segmentation.metrics",
-                     "segmentation.train", "segmentation.speed", "exercises.dmia"),
+                     "segmentation.data", "segmentation.train", "segmentation.speed",
+                     "exercises.dmia"),
             paper="LR-CrackNet"),
 )
 

@@ -55,7 +55,7 @@ class Model:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_dataset", "The data: a generated road-distress set, or a real one",
             modules=("data.synthetic", "data.real", "data.validate", "data.manifest",
-                     "data.download", "colour_baseline")),
+                     "data.catalogue", "data.download", "colour_baseline")),
     Chapter("02_gan", "WGAN-GP augmentation", reads=("01_dataset",),
             modules=("gan.networks", "gan.wgan_gp", "gan.frechet", "gan.augmented_set")),
     Chapter("03_eca", "Baseline MobileNetV2 and Model 1: efficient channel attention",

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from roadlite import book
-from roadlite.data.download import DATASETS
+from roadlite.data.catalogue import DATASETS
 from roadlite.data.locate import DataNotFoundError, resolve_data_root
 from roadlite.data.validate import DataError
 from roadlite.imaging import GAN_SIZES

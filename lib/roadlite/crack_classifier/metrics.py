@@ -123,7 +123,7 @@ def deployment_table(model: nn.Module, out_path: str | os.PathLike, img_size: in
                      num_threads: int = 1) -> tuple[dict[str, dict], dict]:
     """Chapter 10_crack_classifier: export the classifier to INT8 ``.tflite`` (calibrated on
     ``x_calib``), test it, and time it in LiteRT beside the ``references`` files that exist
-    (:func:`roadlite.latency.benchmark_tflite`, end to end from PNG bytes).
+    (:func:`roadlite.measure.benchmark_tflite`, end to end from PNG bytes).
 
     Returns ({name: size, inference and end-to-end medians, and for the classifier its test
     accuracy and its agreement with PyTorch}, the INT8 model's :func:`binary_metrics`).

@@ -3,7 +3,7 @@
 The paper times its networks on an RTX 3090 (Table II) and a Jetson AGX Orin (Table VI); the book
 times them on the CPU in PyTorch (eager, ``torch.no_grad``) and in LiteRT (the ``.tflite`` file,
 XNNPACK), inference only (no decoding, no pre-processing), with
-:func:`roadlite.latency.time_callable`. Speed does not depend on the weights, so the models timed
+:func:`roadlite.measure.time_callable`. Speed does not depend on the weights, so the models timed
 at the paper's widths need not be trained.
 """
 

@@ -44,6 +44,7 @@ from roadlite.crack_classifier import (
     transferred_backbone,
 )
 from roadlite.data import DataError, normalize
+from roadlite.models import CheckpointError, load_model, read_checkpoint
 from roadlite.training import TrainConfig, _EarlyStopping, fit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -220,6 +221,15 @@ def test_save_and_load_classifier(tmp_path):
     with torch.no_grad():
         assert torch.equal(m.eval()(x), back(x))
     assert back.head[0].p == 0.3 and not back.frozen
+    # the book's one model format: roadlite.models reads it and names the file when it is not one
+    saved = read_checkpoint(path)
+    assert saved["arch"] == "polat_mobilenet_v2"
+    assert saved["config"] == {"dropout": 0.3, "frozen": False}
+    assert saved["meta"] == {"variant": "finetuned"}
+    assert torch.equal(load_model(path)(x), back(x))
+    torch.save({"state_dict": m.state_dict()}, tmp_path / "bare.pt")
+    with pytest.raises(CheckpointError, match="bare.pt"):
+        load_classifier(tmp_path / "bare.pt")
 
 
 # --------------------------------------------------------------------------- data

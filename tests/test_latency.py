@@ -1,4 +1,5 @@
-"""Tests of roadlite.latency (Chapter 08_benchmark).
+"""Tests of roadlite.measure (the timer and the one-image pipeline) and roadlite.latency (the
+benchmark matrix, the machine, the command line) (Chapter 08_benchmark).
 
 One tiny conv model is exported once per module at 32 px (a few seconds); every benchmark runs
 only a handful of times. Nothing here asserts on speed: the speed figures belong to the
@@ -21,15 +22,14 @@ from torch import nn
 from roadlite import latency
 from roadlite.artifacts import jsonable
 from roadlite.export import TFLiteModelError, export_tflite
-from roadlite.latency import (
+from roadlite.latency import environment_info, peak_matmul_gflops
+from roadlite.measure import (
     STAGES,
     LatencyStats,
     TFLiteFileNotFoundError,
     benchmark_tflite,
     benchmark_torch,
-    environment_info,
     load_tflite,
-    peak_matmul_gflops,
     preprocess,
     time_callable,
 )
@@ -351,3 +351,14 @@ def test_latency_vs_cost_figure():
     np.testing.assert_allclose(bound.get_ydata(), [2.0, 20.0])
     assert "100 GFLOP/s" in left.get_legend().get_texts()[0].get_text()
     plt.close(fig)
+
+
+def test_latency_hands_on_the_measuring_names():
+    """Chapter 08's module names the pipeline it teaches; the one implementation is measure's."""
+    from roadlite import measure
+
+    for name in measure.__all__:
+        if name in latency.__all__:
+            assert getattr(latency, name) is getattr(measure, name), name
+    assert {"time_callable", "benchmark_tflite", "benchmark_torch", "LatencyStats"} <= set(
+        latency.__all__)

@@ -1,5 +1,6 @@
-"""The README's layout section says what the code does: its layers table lists the import-linter
-layers of ``pyproject.toml`` in order, and its chapter table the ``modules`` of the book's table."""
+"""The README's layout section says what the code does: its tiers table lists the import-linter
+layers of ``pyproject.toml`` in order, its independent chapter modules are the independence
+contract's, and its chapter table lists the ``modules`` of the book's table."""
 
 import re
 from pathlib import Path
@@ -30,10 +31,21 @@ def test_readme_layers_are_the_import_contract():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     contract = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     layers = contract["tool"]["importlinter"]["contracts"][0]["layers"]
-    expected = [sorted(part.strip() for part in layer.split("|")) for layer in layers]
+    expected = [sorted(part.strip() for part in re.split(r"[|:]", layer)) for layer in layers]
     rows = _table_after(readme, "| layer (top to bottom) | modules |")
     got = [sorted(_names(modules)) for _, modules in rows]
     assert got == expected
+
+
+def test_readme_chapter_modules_are_the_independence_contract():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    independent = [c for c in contract["tool"]["importlinter"]["contracts"]
+                   if c["type"] == "independence"]
+    assert len(independent) == 1
+    rows = dict(_table_after(readme, "| layer (top to bottom) | modules |"))
+    assert sorted(f"roadlite.{m}" for m in _names(rows["chapter modules"])
+                  if m != "exercises") == sorted(independent[0]["modules"])
 
 
 def test_readme_chapter_modules_are_the_books_table():

@@ -10,6 +10,7 @@ from PIL import Image
 from sklearn.metrics import f1_score, jaccard_score, precision_score, recall_score
 
 from roadlite.data.errors import DataError
+from roadlite.segmentation import data as seg_data
 from roadlite.segmentation import dmia, losses, metrics, networks, train
 from roadlite.segmentation.discriminator import AttentionDiscriminator, DirectionalSpatialAttention
 from roadlite.training import TrainConfig
@@ -309,7 +310,7 @@ def test_loader_reads_masks_and_boundaries(tmp_path):
 
     m = (_bar(5, 32) * 255).astype(np.uint8)
     df = pd.DataFrame([_write(tmp_path, "a", (32, 32), m)])
-    d = train.load_segmentation_split(df, "train", 32)
+    d = seg_data.load_segmentation_split(df, "train", 32)
     assert d.x.shape == (1, 3, 32, 32) and d.mask.shape == (1, 1, 32, 32)
     assert int(d.mask.sum()) == int((m > 0).sum())
     assert int(d.boundary.sum()) > 0 and not (d.boundary & d.mask).any()
@@ -321,25 +322,25 @@ def test_loader_bad_input_names_the_file(tmp_path):
     m = (_bar(5, 32) * 255).astype(np.uint8)
     size = pd.DataFrame([_write(tmp_path, "b", (40, 32), m)])
     with pytest.raises(DataError, match="b_m.png.*32x32.*b.png.*40x32"):
-        train.load_segmentation_split(size, "train", 32)
+        seg_data.load_segmentation_split(size, "train", 32)
     grey = np.random.default_rng(0).integers(0, 256, (32, 32)).astype(np.uint8)
     g = pd.DataFrame([_write(tmp_path, "c", (32, 32), grey)])
     with pytest.raises(DataError, match="c_m.png is not binary"):
-        train.load_segmentation_split(g, "train", 32)
+        seg_data.load_segmentation_split(g, "train", 32)
     row = _write(tmp_path, "d", (32, 32), m)
     row["mask_path"] = ""
     with pytest.raises(DataError, match="d.png: image without a mask"):
-        train.load_segmentation_split(pd.DataFrame([row]), "train", 32)
+        seg_data.load_segmentation_split(pd.DataFrame([row]), "train", 32)
     with pytest.raises(DataError, match="split 'val' is empty"):
-        train.load_segmentation_split(size, "val", 32)
+        seg_data.load_segmentation_split(size, "val", 32)
 
 
 def test_crack_rows_keep_crack_classes():
     import pandas as pd
 
     df = pd.DataFrame({"class": ["alligator", "broken_marking", "intact", "crack"]})
-    assert list(train.crack_rows(df)["class"]) == ["alligator", "intact", "crack"]
-    assert list(train.crack_rows(df, include_intact=False)["class"]) == ["alligator", "crack"]
+    assert list(seg_data.crack_rows(df)["class"]) == ["alligator", "intact", "crack"]
+    assert list(seg_data.crack_rows(df, include_intact=False)["class"]) == ["alligator", "crack"]
 
 
 def test_deepcrack_split_moves_shared_images_out(tmp_path):
@@ -362,7 +363,7 @@ def test_deepcrack_split_moves_shared_images_out(tmp_path):
     Image.fromarray(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(tmp_path / "te1.png")
     add("te0.png", "test")
     add("te1.png", "test")
-    df, removed = train.deepcrack_split(pd.DataFrame(rows), seed=0, n_val=2)
+    df, removed = seg_data.deepcrack_split(pd.DataFrame(rows), seed=0, n_val=2)
     assert removed == [(str(tmp_path / "tr2.png"), str(tmp_path / "te0.png"))]
     assert (df["split"] == "test").sum() == 2
     assert (df["split"] == "val").sum() + (df["split"] == "train").sum() == 5
@@ -381,7 +382,7 @@ def _toy(n=8, size=32, seed=0):
         m[i, 0, :, c:c + 3] = 1
         x[i, :, :, c:c + 3] = 220  # bright cracks: learnable
     b = dmia.dmia_batch(m)
-    return train.SegData(x, m, b)
+    return seg_data.SegData(x, m, b)
 
 
 def test_three_phases_run_and_resume(tmp_path):
@@ -494,7 +495,7 @@ def test_deepcrack_real_split_keeps_test_images_out_of_training():
     root = shared_data_dir() / "deepcrack"
     if not root.is_dir():
         pytest.skip("../shared/data/deepcrack is absent (a user's clone)")
-    df, removed = train.deepcrack_split(scan_dataset(root, seed=0), seed=0, n_val=90)
+    df, removed = seg_data.deepcrack_split(scan_dataset(root, seed=0), seed=0, n_val=90)
     counts = df["split"].value_counts().to_dict()
     assert counts["test"] == 237
     assert 10 <= len(removed) <= 12

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from roadlite.export import TFLiteModel
-from roadlite.latency import LatencyStats, _gc_paused, postprocess
+from roadlite.measure import LatencyStats, gc_paused, postprocess
 
 __all__ = ["INPUT_STAGES", "PixelRunner", "benchmark_input_paths", "camera_frames", "decode_jpeg",
            "jpeg_photos", "ratios", "resize_square", "stage_table", "time_input_path"]
@@ -220,7 +220,7 @@ def time_input_path(path: str | os.PathLike, sources: Sequence[Any], source: str
     for i in range(warmup):
         once(sources[i % len(sources)])
     samples = []
-    with _gc_paused():
+    with gc_paused():
         for i in range(runs):
             samples.append(once(sources[i % len(sources)]))
     times = np.asarray(samples)

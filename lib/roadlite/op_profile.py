@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roadlite.latency import time_callable
+from roadlite.measure import time_callable
 
 __all__ = ["OpModel", "compare_profiles", "hardswish_finding", "op_profile", "op_summary",
            "op_total", "single_op_models"]

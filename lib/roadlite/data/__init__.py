@@ -1,5 +1,5 @@
 """The data layer of the book (Chapter 01_dataset): generated and real data, manifests,
-validation, in-memory loading and downloads.
+validation, in-memory loading, the catalogue of real sets and downloads.
 
 The names below are imported lazily (on first use), so that ``import roadlite.data.synthetic``
 does not pull in torch. ``roadlite.data.download`` is the download *module* (its function is
@@ -13,8 +13,8 @@ from typing import Any
 
 _EXPORTS = {
     "ChecksumError": "download",
-    "DATASETS": "download",
-    "DatasetInfo": "download",
+    "DATASETS": "catalogue",
+    "DatasetInfo": "catalogue",
     "DownloadError": "download",
     "default_dest": "download",
     "UnsafeArchiveError": "download",

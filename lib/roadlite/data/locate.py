@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 
 from roadlite.paths import repo_root
 
-from .download import DATASETS
+from .catalogue import DATASETS
 from .validate import DataError
 
 

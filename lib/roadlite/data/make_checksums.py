@@ -9,8 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .catalogue import DATASETS
 from .checksums import MANIFEST_DIR, checksum_file, compute_checksums, format_checksums
-from .download import DATASETS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from pathlib import PurePath
 from typing import Any
 
 from roadlite import book
-from roadlite.data.download import DATASETS
+from roadlite.data.catalogue import DATASETS
 from roadlite.data.locate import DataNotFoundError, resolve_data_root
 from roadlite.data.validate import DataError
 from roadlite.imaging import GAN_SIZES

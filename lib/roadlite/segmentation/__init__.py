@@ -5,5 +5,6 @@
 * :mod:`.losses` -- channel-wise distillation, BCE + Dice, the adversarial terms;
 * :mod:`.discriminator` -- the attention-enhanced discriminator (directional-spatial attention);
 * :mod:`.metrics` -- pooled precision / recall / F1 / IoU / AIoU, ODS / OIS;
-* :mod:`.train` -- the three training phases and the data of the chapter.
+* :mod:`.data` -- the chapter's image / mask pairs in memory, its manifest, the DeepCrack split;
+* :mod:`.train` -- the three training phases.
 """

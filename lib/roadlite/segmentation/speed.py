@@ -4,7 +4,7 @@ The paper times its networks on an RTX 3090 (Table II) and a Jetson AGX Orin (Ta
 gives parameters (Table VI) but no MACs: the MACs are the book's count. The book
 times them on the CPU in PyTorch (eager, ``torch.no_grad``) and in LiteRT (the ``.tflite`` file,
 XNNPACK), inference only (no decoding, no pre-processing), with
-:func:`roadlite.latency.time_callable`. Speed does not depend on the weights, so the models timed
+:func:`roadlite.measure.time_callable`. Speed does not depend on the weights, so the models timed
 at paper size need not be trained: the student at width 30 (the book's fit to the paper's
 3.856 M parameters; the paper gives no widths) and the U-Net at 32 base channels (the paper's
 "base channels reduced from 64 to 32").
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from roadlite.export import TFLiteModel, export_tflite
-from roadlite.latency import time_callable
+from roadlite.measure import time_callable
 from roadlite.models.summary import count_macs
 
 

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from roadlite.checkers.distillation import check_sparse_kd_loss
 from roadlite.distill import (
     KDCriterion,
     KDLossParts,
     bn_scales,
-    check_sparse_kd_loss,
     conv_weights,
     l1_norm,
     make_kd_criterion,

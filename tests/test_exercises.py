@@ -11,17 +11,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from roadlite.exercises import compare as cmp
-from roadlite.exercises.dmia import check_dmia_boundary, dmia_boundary_reference, dmia_cases
-from roadlite.exercises.eca import (
+from roadlite.checkers import compare as cmp
+from roadlite.checkers.dmia import check_dmia_boundary, dmia_boundary_reference, dmia_cases
+from roadlite.checkers.eca import (
     KERNEL_CASES,
     check_eca_gate,
     check_eca_kernel_size,
     eca_gate_reference,
     eca_kernel_size_reference,
 )
-from roadlite.exercises.mcnemar import check_mcnemar, mcnemar_reference
-from roadlite.exercises.pruning import (
+from roadlite.checkers.mcnemar import check_mcnemar, mcnemar_reference
+from roadlite.checkers.pruning import (
     check_l1_channel_importance,
     check_prune_step,
     check_select_channels,
@@ -30,7 +30,7 @@ from roadlite.exercises.pruning import (
     select_channels_reference,
     small_network,
 )
-from roadlite.exercises.quantization import (
+from roadlite.checkers.quantization import (
     SZP_CASES,
     check_fake_quantize,
     check_quantized_bias,
@@ -39,7 +39,7 @@ from roadlite.exercises.quantization import (
     quantized_bias_reference,
     scale_zero_point_reference,
 )
-from roadlite.exercises.refinement import (
+from roadlite.checkers.refinement import (
     BLOCK_CASES,
     check_inverted_residual_cost,
     inverted_residual_cost_reference,
@@ -636,7 +636,7 @@ def test_dmia_checker_rejects(fn, fragments):
 def _listed_mistakes():
     """(checker, description, wrong function) for every mistake a checker's table lists: the
     teacher's guide promises that each is rejected and named, so each is tried here."""
-    from roadlite.exercises import dmia, eca, mcnemar, pruning, quantization, refinement
+    from roadlite.checkers import dmia, eca, mcnemar, pruning, quantization, refinement
 
     table = [
         (check_eca_kernel_size, eca.KERNEL_MISTAKES),

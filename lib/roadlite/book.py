@@ -13,9 +13,12 @@ before the environment is installed.
 
 from __future__ import annotations
 
+import ast
+import json
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -205,18 +208,148 @@ def seed_folder(chapter_slug: str, params: Mapping[str, Any]) -> int | None:
     return None
 
 
+# --- what each chapter's run reads of lib/ (the Makefile's prerequisites) ----------------------
+# A chapter's result depends on the roadlite modules its notebook imports, their imports, and so
+# on (function-local and relative imports included), and on the runner (roadlite.pipeline) that
+# executes it. Computed from the code with ``ast``, so that editing one module reruns only the
+# chapters that import it.
+
+LIB = Path(__file__).resolve().parent.parent  # the folder that holds the roadlite package
+ROOT = LIB.parent
+RUNNER = "roadlite.pipeline"
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``name`` (``roadlite.x.y``) under :data:`LIB`, or None."""
+    base = LIB.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _parse(source: str, where: str) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise SyntaxError(f"{where}: cannot read its imports: {exc}") from None
+
+
+def _lazy_exports(name: str) -> dict[str, str]:
+    """A package's lazily imported names (a module-level ``{"name": "submodule"}`` dict whose
+    values are its submodules, as ``roadlite.data``'s ``__getattr__`` reads): name -> module."""
+    path = module_file(name)
+    if path is None or path.name != "__init__.py":
+        return {}
+    out: dict[str, str] = {}
+    for node in _parse(path.read_text(encoding="utf-8"), str(path)).body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if isinstance(value, ast.Dict) and value.keys and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str)
+                and isinstance(v, ast.Constant) and isinstance(v.value, str)
+                and module_file(f"{name}.{v.value}") for k, v in zip(value.keys, value.values)):
+            out.update({k.value: f"{name}.{v.value}" for k, v in zip(value.keys, value.values)})
+    return out
+
+
+def imported_modules(tree: ast.AST, package: str = "") -> set[str]:
+    """The roadlite modules that ``tree``'s import statements load (anywhere in it): for ``from
+    a import b`` both ``a`` and, where ``b`` is a submodule (or a lazily exported name), it.
+    ``package`` resolves relative imports (the importing module's package)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            lazy = _lazy_exports(base)
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                if module_file(sub):
+                    found.add(sub)
+                elif a.name in lazy:
+                    found.add(lazy[a.name])
+    out = set()
+    for name in found:
+        if name == "roadlite" or name.startswith("roadlite."):
+            parts = name.split(".")  # importing a.b.c runs a/__init__ and a/b/__init__ too
+            out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {m for m in out if module_file(m)}
+
+
+def notebook_modules(path: Path) -> set[str]:
+    """The roadlite modules that the code cells of notebook ``path`` import (magics skipped)."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    out: set[str] = set()
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                         for ln in source.splitlines())
+        out |= imported_modules(_parse(code, f"{path} (code cell {i})"))
+    return out
+
+
+def import_closure(modules: Iterable[str]) -> list[Path]:
+    """The source files of ``modules`` and of everything they import, transitively; and the
+    data folders a module names (a folder without ``__init__.py`` beside it whose name is a
+    string in its code, e.g. ``roadlite/data/manifests``), file by file. Sorted."""
+    seen: set[str] = set()
+    todo = list(modules)
+    files: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name)
+        if path is None:
+            continue
+        files.add(path)
+        tree = _parse(path.read_text(encoding="utf-8"), str(path))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        todo += imported_modules(tree, package) - seen
+        strings = {n.value for n in ast.walk(tree)
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        for folder in path.parent.iterdir():
+            if (folder.is_dir() and folder.name in strings
+                    and not (folder / "__init__.py").exists()):
+                files.update(f for f in folder.rglob("*") if f.is_file())
+    return sorted(files)
+
+
+def chapter_sources(slug: str) -> list[str]:
+    """What chapter ``slug``'s run reads of lib/ (paths relative to the repository): the import
+    closure of its notebook's roadlite imports and of the runner."""
+    modules = notebook_modules(ROOT / "notebooks" / f"{chapter(slug).slug}.ipynb") | {RUNNER}
+    return [p.relative_to(ROOT).as_posix() for p in import_closure(modules)]
+
+
 def makefile_rules() -> str:
     """The chapter graph as Makefile text (``NBOUT`` is the Makefile's executed-notebook path,
     ``SNBOUT`` a seed run's).
 
     Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only.
     ``SEED_GRAPH`` (called with a seed) is the same graph for the seeded chapters of a seed
-    run, whose unseeded upstream chapters are the main run's."""
+    run, whose unseeded upstream chapters are the main run's. ``SOURCES_<slug>`` lists the
+    files of lib/ that the chapter's run reads (:func:`chapter_sources`); ``LIB_SOURCES`` every
+    source file of lib/ (the prerequisites of this text)."""
     nb = "$(call NBOUT,{})".format
     lines = ["# Generated from roadlite.book by `python -m roadlite.book makefile`: do not edit.",
              f"CHAPTERS := {' '.join(SLUGS)}",
              f"SEEDED := {' '.join(SEEDED)}",
              f"READS_SEEDS := {' '.join(c.slug for c in CHAPTERS if c.reads_seeds)}"]
+    lib = sorted(p.relative_to(ROOT).as_posix() for p in (LIB / "roadlite").rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts)
+    lines.append("LIB_SOURCES := " + " \\\n\t".join(lib))
+    for c in CHAPTERS:
+        lines.append(f"SOURCES_{c.slug} := " + " \\\n\t".join(chapter_sources(c.slug)))
     for c in CHAPTERS:
         normal = " ".join(nb(u) for u in c.reads)
         order = " ".join(nb(u) for _, _, u in c.reads_when if u not in c.reads)

@@ -101,11 +101,20 @@ def test_nan_loss_stops_with_a_message(tmp_path):
             criterion=lambda lg, y, x: lg.sum() * float("nan"))
 
 
-@pytest.mark.parametrize("opt", ["sgd", "rmsprop", "adam"])
-def test_optimizers(tmp_path, opt):
+@pytest.mark.parametrize("opt, cls", [("sgd", torch.optim.SGD), ("rmsprop", torch.optim.RMSprop),
+                                      ("adam", torch.optim.Adam)])
+def test_optimizers(tmp_path, opt, cls):
+    from roadlite.training import make_optimizer
+
     data = tiny_data()
     cfg = TrainConfig(**{**CFG, "epochs": 1, "optimizer": opt, "lr": 0.01})
-    fit(tiny_model(), data, data, cfg, tmp_path, log=lambda s: 0)
+    model = tiny_model()
+    assert type(make_optimizer(model, cfg)) is cls
+    before = [p.detach().clone() for p in model.parameters()]
+    result = fit(model, data, data, cfg, tmp_path, log=lambda s: 0)
+    assert len(result.history) == 1
+    moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)]
+    assert all(moved), moved  # the optimizer stepped every tensor
 
 
 def test_schedules():

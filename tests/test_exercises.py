@@ -327,6 +327,30 @@ def test_select_checker_rejects(fn, fragments):
     rejects(check_select_channels, fn, "select_channels", *fragments)
 
 
+def _threshold_select(imp, ratio):
+    """A student's threshold: every channel at least as important as the k-th largest."""
+    k = int(imp.numel() * (1 - ratio))
+    return torch.nonzero(imp >= torch.sort(imp, descending=True).values[k - 1]).flatten()
+
+
+def test_select_checker_rejects_a_threshold_that_keeps_every_tied_channel():
+    assert torch.equal(_threshold_select(torch.tensor([0.9, 0.1, 0.5, 0.7]), 0.5),
+                       torch.tensor([0, 3]))  # right when nothing ties
+    rejects(check_select_channels, _threshold_select, "five filters at zero (tied)",
+            "shape differs", "tied with the last one kept", "ties broken by index")
+
+
+def test_select_checker_accepts_ties_broken_another_way():
+    def last_index_wins(imp, ratio):
+        k = int(imp.numel() * (1 - ratio))
+        order = sorted(range(imp.numel()), key=lambda i: (-float(imp[i]), -i))
+        return torch.tensor(sorted(order[:k]), dtype=torch.int64)
+
+    assert check_select_channels(last_index_wins, verbose=False) == 6
+    assert check_select_channels(lambda imp, r: torch.sort(torch.topk(
+        imp, int(imp.numel() * (1 - r))).indices).values, verbose=False) == 6
+
+
 def test_prune_step_reference_equals_torch_pruning():
     import torch_pruning as tp
 
@@ -343,7 +367,8 @@ def test_prune_step_reference_equals_torch_pruning():
             torch.testing.assert_close(a, b, msg=name)
 
 
-def _student_prune(bn_stats=True, conv2_dim=1, keep_first_bias=False, rank_by_conv2=False):
+def _student_prune(bn_stats=True, conv2_dim=1, keep_first_bias=False, rank_by_conv2=False,
+                   attributes=True):
     def prune_step(net, ratio):
         conv1, bn, relu, conv2 = net
         imp = (conv2.weight.abs().sum(dim=(0, 2, 3)) if rank_by_conv2
@@ -355,15 +380,18 @@ def _student_prune(bn_stats=True, conv2_dim=1, keep_first_bias=False, rank_by_co
             if conv1.bias is not None:
                 conv1.bias = nn.Parameter(conv1.bias[: keep.numel()] if keep_first_bias
                                           else conv1.bias[keep])
-            conv1.out_channels = keep.numel()
+            if attributes:
+                conv1.out_channels = keep.numel()
             bn.weight, bn.bias = nn.Parameter(bn.weight[keep]), nn.Parameter(bn.bias[keep])
             if bn_stats:
                 bn.running_mean, bn.running_var = bn.running_mean[keep], bn.running_var[keep]
-            bn.num_features = keep.numel()
+            if attributes:
+                bn.num_features = keep.numel()
             conv2.weight = nn.Parameter(conv2.weight.index_select(conv2_dim, keep))
             if conv2_dim == 0 and conv2.bias is not None:
                 conv2.bias = nn.Parameter(conv2.bias[keep])
-            conv2.in_channels = keep.numel()
+            if attributes:
+                conv2.in_channels = keep.numel()
         return net
     return prune_step
 
@@ -382,6 +410,16 @@ def test_prune_step_checker_accepts_an_in_place_student_solution():
 ])
 def test_prune_step_checker_rejects(fn, fragments):
     rejects(check_prune_step, fn, "prune_step", *fragments)
+
+
+def test_prune_step_checker_rejects_sliced_tensors_with_stale_attributes():
+    """Every tensor right, the forward pass right, but conv1.out_channels, the batch norm's
+    num_features and conv2.in_channels still say 8."""
+    stale = _student_prune(attributes=False)
+    net = stale(copy.deepcopy(small_network(3, 8, 10)), 0.3)
+    assert net[0].weight.shape[0] == 5 and net[0].out_channels == 8
+    rejects(check_prune_step, stale, "prune_step", "layer 0's out_channels is 8",
+            "5 channels", "attributes were left stale")
 
 
 # -------------------------------------------------------------------------- 07: quantization

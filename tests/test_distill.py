@@ -1,5 +1,6 @@
 """Tests of roadlite.distill (Chapter 05_distillation): the sparse KD loss against values worked
-out by hand, the fit() criterion, the histogram helpers and the classroom checker."""
+out by hand, the fit() criterion and the histogram helpers (the classroom checker:
+tests/test_exercises_distillation.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from roadlite.checkers.distillation import check_sparse_kd_loss
 from roadlite.distill import (
     KDCriterion,
     KDLossParts,
@@ -237,43 +237,6 @@ def test_histogram_helpers():
     n_conv = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d))
     assert weights.shape == (n_conv,) and weights.dtype == np.float32
     assert bn_scales(nn.Linear(2, 2)).shape == (0,) and conv_weights(nn.Linear(2, 2)).shape == (0,)
-
-
-def test_checker_accepts_the_reference(capsys):
-    assert check_sparse_kd_loss(sparse_kd_loss) == 5
-    assert "passed" in capsys.readouterr().out
-
-
-def _without_t_squared(s, t, y, T, alpha, lam, params):
-    kl = F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="batchmean")
-    l1 = sum(p.abs().sum() for p in params) if params else 0.0
-    return alpha * kl + (1 - alpha) * F.cross_entropy(s, y) + lam * l1
-
-
-def _reversed_kl(s, t, y, T, alpha, lam, params):
-    kl = F.kl_div(F.log_softmax(t / T, 1), F.softmax(s / T, 1), reduction="batchmean")
-    l1 = sum(p.abs().sum() for p in params) if params else 0.0
-    return alpha * T * T * kl + (1 - alpha) * F.cross_entropy(s, y) + lam * l1
-
-
-def _no_l1(s, t, y, T, alpha, lam, params):
-    return sparse_kd_loss(s, t, y, T, alpha, 0.0)
-
-
-def _crashes(s, t, y, T, alpha, lam, params):
-    raise NotImplementedError("TODO")
-
-
-@pytest.mark.parametrize("fn, hint", [
-    (_without_t_squared, "T^2"),
-    (_reversed_kl, "wrong way"),
-    (_no_l1, "L1 term"),
-    (_crashes, "NotImplementedError"),
-])
-def test_checker_rejects_wrong_implementations(fn, hint):
-    with pytest.raises(AssertionError, match="expected|raised") as info:
-        check_sparse_kd_loss(fn, verbose=False)
-    assert hint in str(info.value)
 
 
 # --------------------------------------------------------------------------- training the students

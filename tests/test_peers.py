@@ -10,7 +10,6 @@ from roadlite.models import build_model, count_params, load_model, save_model
 from roadlite.models.peers import PEERS, peer_model
 from roadlite.params import ParameterError, check_value
 
-
 # The seven peers of chapter 03's text, in the book's order (torchvision's constructor names).
 BOOK_PEERS = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
               "mobilenet_v3_large", "mnasnet0_5", "efficientnet_b0", "squeezenet1_1"]

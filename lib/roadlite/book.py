@@ -244,11 +244,14 @@ def _lazy_exports(name: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in _parse(path.read_text(encoding="utf-8"), str(path)).body:
         value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
-        if isinstance(value, ast.Dict) and value.keys and all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str)
-                and isinstance(v, ast.Constant) and isinstance(v.value, str)
-                and module_file(f"{name}.{v.value}") for k, v in zip(value.keys, value.values)):
-            out.update({k.value: f"{name}.{v.value}" for k, v in zip(value.keys, value.values)})
+        if not isinstance(value, ast.Dict) or not value.keys:
+            continue
+        pairs = [(k.value, v.value) for k, v in zip(value.keys, value.values, strict=True)
+                 if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)]
+        if len(pairs) == len(value.keys) and all(
+                isinstance(k, str) and isinstance(v, str) and module_file(f"{name}.{v}")
+                for k, v in pairs):
+            out.update({k: f"{name}.{v}" for k, v in pairs})
     return out
 
 

@@ -242,13 +242,11 @@ def test_histogram_helpers():
 # --------------------------------------------------------------------------- training the students
 
 
-def _tiny_net(width: int = 4) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 4))
-
-
-def test_train_kd_students_matches_the_loop_it_replaces(tmp_path):
+def test_train_kd_students_matches_the_loop_it_replaces(tmp_path, tiny_net):
     from roadlite.training import TrainConfig, fit
+
+    def _tiny_net(width: int = 4) -> nn.Module:  # drawn from the caller's random state
+        return tiny_net(width, stride=1, batchnorm=True, seed=None).train()
 
     g = torch.Generator().manual_seed(0)
     data = (torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g),

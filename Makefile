@@ -55,11 +55,11 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 # The chapters and their graph come from the book's table (lib/roadlite/book.py): CHAPTERS, one
 # "chapter: the chapters it reads" line each, and SOURCES_<chapter>, the files of lib/ that its
 # run imports (its notebook's roadlite imports and the runner's, with their import closure,
-# computed from the code). make remakes the file when lib/ or a notebook changes (book.py needs
-# only the standard library, so this works before the environment is installed).
+# computed from the code). make remakes the file when lib/, a notebook or this file changes
+# (book.py needs only the standard library: this works before the environment is installed).
 CHAPTERS_MK := .chapters.mk
 LIB_FILES := $(shell find lib -type f -not -path '*/__pycache__/*' 2>/dev/null)
-$(CHAPTERS_MK): $(LIB_FILES) $(wildcard notebooks/*.ipynb)
+$(CHAPTERS_MK): Makefile $(LIB_FILES) $(wildcard notebooks/*.ipynb)
 	PYTHONPATH=lib $(PYTHON) -m roadlite.book makefile > $@.tmp && mv $@.tmp $@
 # The profile's folder: A_PATH as text (recipes, $(file), $(shell)), A as make names it.
 A_PATH := $(ARTIFACTS)/$(PROFILE)

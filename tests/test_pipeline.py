@@ -83,8 +83,7 @@ def test_stage_book_copies_executed_notebooks_and_marks_the_rest(tmp_path):
 def make_graph(tmp_path) -> dict[str, tuple[set[str], set[str]]]:
     """{chapter: (prerequisite chapters, order-only prerequisite chapters)} from make's own
     database (``make -qp``), i.e. the graph make really builds."""
-    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "chapters"],
-                         cwd=ROOT, capture_output=True, text=True).stdout
+    out = make_database(tmp_path, "-qp", "PROFILE=smoke", "chapters")
     prefix = f"{tmp_path}/smoke/"
     graph: dict[str, tuple[set[str], set[str]]] = {}
     for line in out.splitlines():
@@ -121,9 +120,11 @@ def test_makefile_graph_is_the_books_table(tmp_path):
 
 
 def make_database(tmp_path, *args: str) -> str:
-    """make's output (``-qp``: its database) for ``args``, with the artifacts under tmp_path."""
-    return subprocess.run(["make", "-o", ".venv/.roadlite-setup", f"ARTIFACTS={tmp_path}", *args],
-                          cwd=ROOT, capture_output=True, text=True).stdout
+    """make's output for ``args``, with the artifacts under tmp_path; with ``-p``, the last
+    database it prints (make prints one before it remakes a stale .chapters.mk and restarts)."""
+    out = subprocess.run(["make", "-o", ".venv/.roadlite-setup", f"ARTIFACTS={tmp_path}", *args],
+                         cwd=ROOT, capture_output=True, text=True).stdout
+    return out.rpartition("\n# Make data base, printed on")[2]
 
 
 def lib_prerequisites(db: str, folder: str) -> dict[str, set[str]]:
@@ -149,6 +150,7 @@ def test_each_chapter_depends_on_the_lib_files_its_run_imports(tmp_path):
     losses = "lib/roadlite/segmentation/losses.py"
     assert [s for s in book.SLUGS if losses in deps[s]] == ["11_crack_segmentation"]
     assert "lib/roadlite/pipeline.py" in deps["01_dataset"]  # the runner: every chapter
+    assert "lib/roadlite/results.py" not in deps["01_dataset"]  # not the results page
     assert "lib/roadlite/data/manifests/deepcrack.sha256" in deps["01_dataset"]  # data files
 
 
@@ -227,18 +229,23 @@ def test_the_import_closure_follows_every_form_of_import(tmp_path, monkeypatch):
 
 
 def test_the_closure_holds_every_module_a_chapters_imports_load():
-    """Python's own answer: importing what each notebook imports loads only modules of the
-    chapter's closure (a missed import form would leave a module out)."""
+    """Python's own answer: importing what each notebook imports and the runner (its results
+    page left out) loads only modules of the chapter's closure (a missed import form would
+    leave a module out)."""
     from roadlite import book
 
     script = """
-import ast, json, sys
+import json, sys, types
 from roadlite import book
 out = {}
 for slug in book.SLUGS:
     for name in [m for m in sys.modules if m == "roadlite" or m.startswith("roadlite.")]:
         del sys.modules[name]
+    results = types.ModuleType("roadlite.results")  # stage-book's page, not a chapter's run
+    results.render_results_page = None
+    sys.modules["roadlite.results"] = results
     import roadlite.pipeline  # the runner
+    del sys.modules["roadlite.results"]
     for name in sorted(book.notebook_modules(book.ROOT / "notebooks" / f"{slug}.ipynb")):
         __import__(name)
     out[slug] = sorted(book.module_file(m).relative_to(book.ROOT).as_posix()
@@ -293,8 +300,7 @@ def test_every_chapter_of_the_table_has_a_schema_and_a_notebook():
 def test_seed_runs_have_the_books_graph_and_chapter_09_reads_them(tmp_path):
     from roadlite import book
 
-    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "SEEDS=3",
-                          "chapters"], cwd=ROOT, capture_output=True, text=True).stdout
+    out = make_database(tmp_path, "-qp", "PROFILE=smoke", "SEEDS=3", "chapters")
     main = f"{tmp_path}/smoke/"
     deps: dict[str, set[str]] = {}
     for line in out.splitlines():

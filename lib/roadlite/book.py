@@ -211,12 +211,14 @@ def seed_folder(chapter_slug: str, params: Mapping[str, Any]) -> int | None:
 # --- what each chapter's run reads of lib/ (the Makefile's prerequisites) ----------------------
 # A chapter's result depends on the roadlite modules its notebook imports, their imports, and so
 # on (function-local and relative imports included), and on the runner (roadlite.pipeline) that
-# executes it. Computed from the code with ``ast``, so that editing one module reruns only the
-# chapters that import it.
+# executes it, less the results page that the runner's stage-book renders (the book's recipe
+# always renders it anew). Computed from the code with ``ast``, so that editing one module reruns
+# only the chapters that import it.
 
 LIB = Path(__file__).resolve().parent.parent  # the folder that holds the roadlite package
 ROOT = LIB.parent
 RUNNER = "roadlite.pipeline"
+NOT_A_CHAPTERS_RUN = ("roadlite.results",)
 
 
 def module_file(name: str) -> Path | None:
@@ -299,11 +301,12 @@ def notebook_modules(path: Path) -> set[str]:
     return out
 
 
-def import_closure(modules: Iterable[str]) -> list[Path]:
-    """The source files of ``modules`` and of everything they import, transitively; and the
-    data folders a module names (a folder without ``__init__.py`` beside it whose name is a
-    string in its code, e.g. ``roadlite/data/manifests``), file by file. Sorted."""
-    seen: set[str] = set()
+def import_closure(modules: Iterable[str], skip: Iterable[str] = ()) -> list[Path]:
+    """The source files of ``modules`` and of everything they import, transitively (not
+    following the modules of ``skip``); and the data folders a module names (a folder without
+    ``__init__.py`` beside it whose name is a string in its code, e.g.
+    ``roadlite/data/manifests``), file by file. Sorted."""
+    seen: set[str] = set(skip)
     todo = list(modules)
     files: set[Path] = set()
     while todo:
@@ -329,9 +332,11 @@ def import_closure(modules: Iterable[str]) -> list[Path]:
 
 def chapter_sources(slug: str) -> list[str]:
     """What chapter ``slug``'s run reads of lib/ (paths relative to the repository): the import
-    closure of its notebook's roadlite imports and of the runner."""
-    modules = notebook_modules(ROOT / "notebooks" / f"{chapter(slug).slug}.ipynb") | {RUNNER}
-    return [p.relative_to(ROOT).as_posix() for p in import_closure(modules)]
+    closure of its notebook's roadlite imports and of the runner (less the results page, unless
+    the notebook imports it)."""
+    modules = notebook_modules(ROOT / "notebooks" / f"{chapter(slug).slug}.ipynb")
+    skip = [m for m in NOT_A_CHAPTERS_RUN if m not in modules]
+    return [p.relative_to(ROOT).as_posix() for p in import_closure(modules | {RUNNER}, skip)]
 
 
 def makefile_rules() -> str:

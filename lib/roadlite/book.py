@@ -346,16 +346,12 @@ def makefile_rules() -> str:
     Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only.
     ``SEED_GRAPH`` (called with a seed) is the same graph for the seeded chapters of a seed
     run, whose unseeded upstream chapters are the main run's. ``SOURCES_<slug>`` lists the
-    files of lib/ that the chapter's run reads (:func:`chapter_sources`); ``LIB_SOURCES`` every
-    source file of lib/ (the prerequisites of this text)."""
+    files of lib/ that the chapter's run reads (:func:`chapter_sources`)."""
     nb = "$(call NBOUT,{})".format
     lines = ["# Generated from roadlite.book by `python -m roadlite.book makefile`: do not edit.",
              f"CHAPTERS := {' '.join(SLUGS)}",
              f"SEEDED := {' '.join(SEEDED)}",
              f"READS_SEEDS := {' '.join(c.slug for c in CHAPTERS if c.reads_seeds)}"]
-    lib = sorted(p.relative_to(ROOT).as_posix() for p in (LIB / "roadlite").rglob("*")
-                 if p.is_file() and "__pycache__" not in p.parts)
-    lines.append("LIB_SOURCES := " + " \\\n\t".join(lib))
     for c in CHAPTERS:
         lines.append(f"SOURCES_{c.slug} := " + " \\\n\t".join(chapter_sources(c.slug)))
     for c in CHAPTERS:

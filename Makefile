@@ -1,5 +1,6 @@
 # RoadLite: the pipeline. Every chapter is a file target, rebuilt only when its notebook, the
-# profile's parameters, an upstream chapter or lib/ changed.
+# profile's parameters, the overrides, an upstream chapter or a lib/ module its run imports
+# changed.
 #
 #   make book                 set-up, every chapter of the default profile, the HTML book
 #   make test                 set-up, lint, unit tests, the smoke chain, the book build
@@ -22,25 +23,44 @@ STAMP := $(VENV)/.roadlite-setup
 PROFILE ?= default
 ARTIFACTS ?= artifacts
 BUILD ?= .
-# Command-line variables other than these are parameter overrides (EPOCHS=5 -> epochs=5). make
-# exports command-line variables, so the pipeline reads their values from the environment
-# (--from-env NAME ...): values with quotes or spaces arrive intact.
+# make would expand a command-line value as make code wherever it is used ('CROP=$(shell ...)'
+# would run the command): each command-line variable becomes a simple variable holding its text
+# as typed, exported as such.
+CMDLINE_NAMES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
+$(foreach v,$(CMDLINE_NAMES),$(eval override $(v) := $$(value $(v))))
+export $(CMDLINE_NAMES)
+# Command-line variables other than these are parameter overrides (EPOCHS=5 -> epochs=5). The
+# pipeline reads their values from the environment (--from-env NAME ...): values with quotes,
+# spaces or $ arrive intact.
 NOT_OVERRIDES := PROFILE ARTIFACTS NB BUILD PYTHON SEEDS
-OVERRIDE_NAMES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
-	$(if $(filter $(v),$(NOT_OVERRIDES)),,$(v)))))
+OVERRIDE_NAMES := $(filter-out $(NOT_OVERRIDES),$(CMDLINE_NAMES))
 # Shell quoting for a path or value that may hold an apostrophe.
 q = '$(subst ','\'',$(1))'
+# A path as a make target or prerequisite: a space escaped (make splits words at spaces).
+space := $(subst ,, )
+esc = $(subst $(space),\$(space),$(1))
+# Characters that no make target can hold.
+unsafe = $(strip $(foreach c,$$ : \# % ;,$(findstring $(c),$(1))))
+ifneq ($(call unsafe,$(ARTIFACTS)),)
+$(error ARTIFACTS=$(ARTIFACTS): make cannot name files under a folder whose path holds '$(call unsafe,$(ARTIFACTS))'; choose another folder)
+endif
+ifneq ($(words $(PROFILE))$(findstring /,$(PROFILE))$(call unsafe,$(PROFILE)),1)
+$(error PROFILE=$(PROFILE): expected the name of a profile (params/NAME.yaml))
+endif
 export ROADLITE_ARTIFACTS := $(ARTIFACTS)
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-# The chapters and their graph come from the book's table (lib/roadlite/book.py): CHAPTERS and
-# one "chapter: the chapters it reads" line each. make remakes the file when the table changes.
+# The chapters and their graph come from the book's table (lib/roadlite/book.py): CHAPTERS, one
+# "chapter: the chapters it reads" line each, and SOURCES_<chapter>, the files of lib/ that its
+# run imports (its notebook's roadlite imports and the runner's, with their import closure,
+# computed from the code). make remakes the file when lib/, a notebook or this file changes
+# (book.py needs only the standard library: this works before the environment is installed).
 CHAPTERS_MK := .chapters.mk
-$(CHAPTERS_MK): lib/roadlite/book.py
+LIB_FILES := $(shell find lib -type f -not -path '*/__pycache__/*' 2>/dev/null)
+$(CHAPTERS_MK): Makefile $(LIB_FILES) $(wildcard notebooks/*.ipynb)
 	PYTHONPATH=lib $(PYTHON) -m roadlite.book makefile > $@.tmp && mv $@.tmp $@
-LIB := $(shell find lib -name '*.py' 2>/dev/null) pyproject.toml
 # The profile's file and those it extends (`extends: NAME` in params/*.yaml, at most 8 deep).
 profile_files = params/$(1).yaml $(if $(word 8,$(2)),,$(foreach p,$(shell sed -n \
 	's/^extends:[[:space:]]*\([A-Za-z0-9][A-Za-z0-9_.-]*\).*/\1/p' params/$(1).yaml 2>/dev/null),\
@@ -50,7 +70,9 @@ PROFILE_FILES := $(call profile_files,$(PROFILE))
 ifeq ($(shell printf '%s' $(call q,$(PROFILE)) | grep -Ex '[A-Za-z0-9][A-Za-z0-9_.-]{0,99}'),)
 $(error PROFILE=$(PROFILE): a profile is a plain name, letters, digits, '_', '-' and '.', not starting with '.': params/<name>.yaml)
 endif
-A := $(ARTIFACTS)/$(PROFILE)
+# The profile's folder: A_PATH as text (recipes, $(file), $(shell)), A as make names it.
+A_PATH := $(ARTIFACTS)/$(PROFILE)
+A := $(call esc,$(A_PATH))
 NBOUT = $(A)/$(1)/$(1).ipynb
 # A seed run (make book SEEDS=N: seeds 1..N-1 beside the main run's seed 0) keeps its seeded
 # chapters in $(A)/seeds/<seed>/ and reads the others from the main run.
@@ -69,11 +91,11 @@ include $(CHAPTERS_MK)
 # Overrides are a dependency too: a run with other overrides than the last one reruns the chapters.
 OVR := $(A)/.overrides
 OVR_TEXT := $(foreach v,$(OVERRIDE_NAMES),$(v)=$($(v)))
-$(shell mkdir -p $(call q,$(A)))
-ifeq ($(wildcard $(OVR)),)
-$(file >$(OVR),$(OVR_TEXT))
-else ifneq ($(file <$(OVR)),$(OVR_TEXT))
-$(file >$(OVR),$(OVR_TEXT))
+$(shell mkdir -p $(call q,$(A_PATH)))
+ifeq ($(shell test -e $(call q,$(A_PATH)/.overrides) || echo missing),missing)
+$(file >$(A_PATH)/.overrides,$(OVR_TEXT))
+else ifneq ($(file <$(A_PATH)/.overrides),$(OVR_TEXT))
+$(file >$(A_PATH)/.overrides,$(OVR_TEXT))
 endif
 # One chapter now (make nb): an override the chapter lacks is an error. Chapter targets (and the
 # book) pass every override to every chapter, which uses the ones it has.
@@ -83,8 +105,8 @@ RUN = $(PY) -m roadlite.pipeline run $(1) --profile $(PROFILE) --artifacts "$$RO
 EXTRA = $(if $(filter $(1),$(READS_SEEDS)),seeds=$(SEEDS))
 # The number of seeds is a dependency of the chapters that read the seed runs only.
 SEEDS_FILE := $(A)/.seeds
-ifneq ($(file <$(SEEDS_FILE)),$(SEEDS))
-$(file >$(SEEDS_FILE),$(SEEDS))
+ifneq ($(file <$(A_PATH)/.seeds),$(SEEDS))
+$(file >$(A_PATH)/.seeds,$(SEEDS))
 endif
 
 .PHONY: setup book chapters test lint unit smoke nb bench clean data lab exercises params-cells times $(CHAPTERS)
@@ -101,25 +123,27 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	@touch $@
 
 # ---- chapters (file targets) -------------------------------------------------------------
-# Each chapter: its notebook, the profile, the overrides, lib/ and the chapters it reads.
-$(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb $(PROFILE_FILES) $(OVR) $(LIB) | $(STAMP)))
+# Each chapter: its notebook, the profile, the overrides, the lib/ files its run imports and the
+# chapters it reads. ($@ may hold a space: its chapter is the last word's file name.)
+CHAPTER_OF = $(basename $(notdir $(lastword $@)))
+$(foreach c,$(CHAPTERS),$(eval $(call NBOUT,$(c)): notebooks/$(c).ipynb $(PROFILE_FILES) $(OVR) $(SOURCES_$(c)) | $(STAMP)))
 $(foreach c,$(CHAPTERS),$(call NBOUT,$(c))):
-	$(call RUN,$(basename $(notdir $@)) $(call EXTRA,$(basename $(notdir $@))),--other-chapters-ok)
+	$(call RUN,$(CHAPTER_OF) $(call EXTRA,$(CHAPTER_OF)),--other-chapters-ok)
 $(foreach c,$(CHAPTERS),$(eval $(c): $(call NBOUT,$(c))))
 chapters: $(foreach c,$(CHAPTERS),$(call NBOUT,$(c)))
 
 # The seed runs: every seeded chapter once per extra seed, with the same graph; chapter 09 reads
 # them all.
 define SEED_RULE
-$(call SNBOUT,$(1),$(2)): notebooks/$(2).ipynb $(PROFILE_FILES) $(OVR) $(LIB) | $(STAMP)
+$(call SNBOUT,$(1),$(2)): notebooks/$(2).ipynb $(PROFILE_FILES) $(OVR) $(SOURCES_$(2)) | $(STAMP)
 	$$(call RUN,$(2) seed=$(1) seed_run=true,--other-chapters-ok)
 endef
 $(foreach k,$(SEED_LIST),$(eval $(call SEED_GRAPH,$(k)))$(foreach c,$(SEEDED),$(eval $(call SEED_RULE,$(k),$(c)))))
 $(foreach c,$(READS_SEEDS),$(eval $(call NBOUT,$(c)): $(SEEDS_FILE) $(foreach k,$(SEED_LIST),$(foreach s,$(SEEDED),$(call SNBOUT,$(k),$(s))))))
 
 nb: | $(STAMP)
-	@test -n "$(NB)" || { echo "usage: make nb NB=03_eca [NAME=value ...]"; exit 2; }
-	$(call RUN,$(NB) $(call EXTRA,$(NB)))
+	@test -n $(call q,$(NB)) || { echo "usage: make nb NB=03_eca [NAME=value ...]"; exit 2; }
+	$(call RUN,$(call q,$(NB)) $(call EXTRA,$(NB)))
 
 # ---- the book ----------------------------------------------------------------------------
 book: chapters | $(STAMP)
@@ -137,21 +161,13 @@ unit: | $(STAMP)
 	$(PY) -m pytest -q -ra tests
 
 # The whole chain on the smoke profile into a temporary artifacts folder, with a second seed
-# of the seeded chapters, then the book; chapter 09 must have its mean ± std over the two seeds,
-# and every chapter with exercises must show them boxed, with the solution folded
-# (sphinx-exercise).
+# of the seeded chapters, then the book; then the tests that read its output
+# (tests/test_smoke_book.py: the book and the results page built, chapter 09's mean ± std over
+# the two seeds, every chapter with exercises showing them boxed with the solution folded).
 smoke: | $(STAMP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory book PROFILE=smoke SEEDS=2 ARTIFACTS=$$tmp/artifacts BUILD=$$tmp/build; \
-	test -s $$tmp/build/_build/html/index.html && test -s $$tmp/build/_build/html/book/_chapters/results.html; \
-	$(PY) -c 'import json, sys; s = json.load(open(sys.argv[1]))["seed_ablation"]; \
-	  assert s["seeds"] == [0, 1] and s["models"]["model5_int8"]["n"] == 2, s' \
-	  $$tmp/artifacts/smoke/09_confusion/metrics.json; \
-	for nb in $$(grep -l 'BEGIN SOLUTION' notebooks/*.ipynb); do \
-	  html=$$tmp/build/_build/html/book/_chapters/$$(basename $$nb .ipynb).html; \
-	  grep -q 'class="exercise admonition"' $$html && grep -q 'class="solution dropdown admonition"' $$html \
-	    || { echo "$$html: no exercise box or folded solution"; exit 1; }; \
-	done
+	ROADLITE_SMOKE_DIR=$$tmp $(PY) -m pytest -q -ra -p no:cacheprovider tests/test_smoke_book.py
 
 test: lint unit smoke
 

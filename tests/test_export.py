@@ -191,11 +191,9 @@ TINY = 32
 
 
 @pytest.fixture(scope="module")
-def tiny_fp32(tmp_path_factory):
+def tiny_fp32(tmp_path_factory, tiny_net):
     """A tiny float32 classifier (4 classes at 32 px) and its .tflite file: a few seconds."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+    model = tiny_net()
     path = export_tflite(model, tmp_path_factory.mktemp("compare") / "tiny.tflite", TINY)
     x = torch.rand(6, 3, TINY, TINY, generator=torch.Generator().manual_seed(3)).numpy()
     return model, path, x

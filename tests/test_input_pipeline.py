@@ -42,13 +42,15 @@ IMG = 32
 LABELS = ["a", "b", "c", "d"]
 
 
-def _net() -> nn.Module:
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8),
-                        nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
-    with torch.no_grad():
-        net[1].running_mean.uniform_(-1, 1)
-    return net.eval()
+@pytest.fixture(scope="module")
+def make_net(tiny_net):
+    """The tiny classifier with a batch norm and Hardswish, its running means not zero."""
+    def build() -> nn.Module:
+        net = tiny_net(batchnorm=True, act=nn.Hardswish)
+        with torch.no_grad():
+            net[1].running_mean.uniform_(-1, 1)
+        return net.eval()
+    return build
 
 
 def _images(n=6, size=IMG, seed=0) -> torch.Tensor:
@@ -56,8 +58,8 @@ def _images(n=6, size=IMG, seed=0) -> torch.Tensor:
     return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
 
 
-def test_pixel_input_computing_the_normalisation_is_exact():
-    net, x = _net(), _images()
+def test_pixel_input_computing_the_normalisation_is_exact(make_net):
+    net, x = make_net(), _images()
     with torch.no_grad():
         ref = net(normalize(x))
         nhwc = PixelInput(net, fold=False)(x.permute(0, 2, 3, 1).float())
@@ -74,8 +76,8 @@ def _normalise_float(p: torch.Tensor) -> torch.Tensor:
     return (p / 255.0 - m) / s
 
 
-def test_folding_the_normalisation_into_the_first_convolution():
-    net, x = _net(), _images()
+def test_folding_the_normalisation_into_the_first_convolution(make_net):
+    net, x = make_net(), _images()
     folded, pad, fill = fold_normalisation(net)
     assert pad == (1, 1) and fill == pytest.approx(255 * np.mean(IMAGENET_MEAN))
     assert net[0].padding == (1, 1) and net[0].bias is not None  # the original is untouched
@@ -92,7 +94,7 @@ def test_folding_the_normalisation_into_the_first_convolution():
         # against the original with its zero padding: only the border differs, a little
         ref = net(normalize(x))
         assert (got - ref).abs().max() < 0.05 * ref.abs().max()
-    no_pad = _net()
+    no_pad = make_net()
     no_pad[0].padding = (0, 0)
     with torch.no_grad():
         torch.testing.assert_close(PixelInput(no_pad)(x.permute(0, 2, 3, 1).float()),
@@ -122,8 +124,8 @@ def test_every_network_of_the_book_folds(arch):
     assert (got - ref).abs().max() < 0.1 * ref.abs().max() + 1e-3, arch
 
 
-def test_int8_friendly_hardswish_is_the_same_function_on_a_copy():
-    net = _net()
+def test_int8_friendly_hardswish_is_the_same_function_on_a_copy(make_net):
+    net = make_net()
     out = int8_friendly_hardswish(net)
     assert isinstance(net[2], nn.Hardswish) and isinstance(out[2], DecomposedHardswish)
     assert not any(isinstance(m, nn.Hardswish) for m in out.modules())
@@ -148,9 +150,9 @@ def test_pixel_batches():
 
 
 @pytest.fixture(scope="module")
-def pixel_files(tmp_path_factory):
+def pixel_files(tmp_path_factory, make_net):
     d = tmp_path_factory.mktemp("pixels")
-    net = _net()
+    net = make_net()
     return net, {"fp32": export_pixel_model(net, d / "fp32.tflite", IMG),
                  "int8": export_pixel_model(net, d / "int8.tflite", IMG, quantization="static",
                                             calibration_images=_images(16, 48, seed=3))}

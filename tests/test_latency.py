@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from roadlite import latency
 from roadlite.artifacts import jsonable
@@ -39,15 +38,9 @@ IMG = 32
 LABELS = ["MA", "BR", "LO", "TR"]
 
 
-def _tiny() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
-
-
 @pytest.fixture(scope="module")
-def tiny_tflite(tmp_path_factory):
-    model = _tiny()
+def tiny_tflite(tmp_path_factory, tiny_net):
+    model = tiny_net()
     path = export_tflite(model, tmp_path_factory.mktemp("latency") / "tiny.tflite", IMG)
     return model, path
 
@@ -137,8 +130,8 @@ def test_benchmark_tflite_structure(tiny_tflite):
     assert "end_to_end" in latency.format_table(res)
 
 
-def test_benchmark_torch_restores_threads_and_mode():
-    model = _tiny().train()
+def test_benchmark_torch_restores_threads_and_mode(tiny_net):
+    model = tiny_net().train()
     before = torch.get_num_threads()
     target = 1 if before != 1 else 2
     res = benchmark_torch(model, IMG, [_png(IMG, IMG)], num_threads=target, warmup=1, runs=5)

@@ -10,13 +10,25 @@ from roadlite.models import build_model, count_params, load_model, save_model
 from roadlite.models.peers import PEERS, peer_model
 from roadlite.params import ParameterError, check_value
 
+# The seven peers of chapter 03's text, in the book's order (torchvision's constructor names).
+BOOK_PEERS = ["mobilenet_v3_small", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+              "mobilenet_v3_large", "mnasnet0_5", "efficientnet_b0", "squeezenet1_1"]
+
 
 def test_the_book_lists_each_peer_and_its_int8_file():
-    assert list(PEERS) == [m.key for m in book.PEERS]
-    assert [m.key for m in book.PEERS_INT8] == [f"{m.key}_int8" for m in book.PEERS]
-    assert all(m.chapter == "03_eca" and m.kind == "checkpoint" for m in book.PEERS)
-    assert all(m.chapter == "07_quantization" and m.kind == "tflite" for m in book.PEERS_INT8)
-    assert book.model("squeezenet1_1_int8").architecture == "squeezenet1_1"
+    import torchvision
+
+    assert [m.key for m in book.PEERS] == BOOK_PEERS
+    assert list(PEERS) == BOOK_PEERS  # the builder knows every one
+    assert set(BOOK_PEERS) <= set(torchvision.models.list_models())
+    labels = [book.label(k) for k in BOOK_PEERS] + [book.label(f"{k}_int8") for k in BOOK_PEERS]
+    assert len(set(labels)) == 14 and not set(labels) & set(BOOK_PEERS)  # labelled, distinctly
+    ladder = {m.key for m in book.ladder(include_variants=True)}
+    for key in BOOK_PEERS:  # looked up by key, as the results page and chapters 07-09 do
+        fp32, int8 = book.model(key), book.model(f"{key}_int8")
+        assert (fp32.chapter, fp32.kind, fp32.architecture) == ("03_eca", "checkpoint", key)
+        assert (int8.chapter, int8.kind, int8.architecture) == ("07_quantization", "tflite", key)
+        assert key not in ladder and f"{key}_int8" not in ladder
     # the book's order, whatever the order asked for
     keys = [m.key for m in book.peers(["shufflenet_v2_x0_5", "mobilenet_v3_small"])]
     assert keys == ["mobilenet_v3_small", "mobilenet_v3_small_int8", "shufflenet_v2_x0_5",

@@ -1,7 +1,9 @@
 """The pipeline: overrides from make, parameter errors before any work, staging, results page."""
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,8 +83,7 @@ def test_stage_book_copies_executed_notebooks_and_marks_the_rest(tmp_path):
 def make_graph(tmp_path) -> dict[str, tuple[set[str], set[str]]]:
     """{chapter: (prerequisite chapters, order-only prerequisite chapters)} from make's own
     database (``make -qp``), i.e. the graph make really builds."""
-    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "chapters"],
-                         cwd=ROOT, capture_output=True, text=True).stdout
+    out = make_database(tmp_path, "-qp", "PROFILE=smoke", "chapters")
     prefix = f"{tmp_path}/smoke/"
     graph: dict[str, tuple[set[str], set[str]]] = {}
     for line in out.splitlines():
@@ -104,12 +105,160 @@ def make_graph(tmp_path) -> dict[str, tuple[set[str], set[str]]]:
 def test_makefile_graph_is_the_books_table(tmp_path):
     from roadlite import book
 
+    db = make_database(tmp_path, "-qp", "PROFILE=smoke", "chapters")
+    # make's chapter list is the book's, in the book's order, and every chapter's prerequisites
+    # come before it (the order `make book` and the table of contents follow)
+    chapters = next(ln for ln in db.splitlines() if ln.startswith("CHAPTERS := "))
+    assert chapters.split(":= ")[1].split() == list(book.SLUGS)
     graph = make_graph(tmp_path)
-    assert list(graph) == list(book.SLUGS) or set(graph) == set(book.SLUGS)
+    assert set(graph) == set(book.SLUGS)
     for c in book.CHAPTERS:
         normal, order = graph[c.slug]
         assert normal == set(c.reads), c.slug
         assert order == {u for _, _, u in c.reads_when} - set(c.reads), c.slug
+        assert all(book.SLUGS.index(u) < book.SLUGS.index(c.slug) for u in normal | order)
+
+
+def make_database(tmp_path, *args: str) -> str:
+    """make's output for ``args``, with the artifacts under tmp_path; with ``-p``, the last
+    database it prints (make prints one before it remakes a stale .chapters.mk and restarts)."""
+    out = subprocess.run(["make", "-o", ".venv/.roadlite-setup", f"ARTIFACTS={tmp_path}", *args],
+                         cwd=ROOT, capture_output=True, text=True).stdout
+    return out.rpartition("\n# Make data base, printed on")[2]
+
+
+def lib_prerequisites(db: str, folder: str) -> dict[str, set[str]]:
+    """{chapter: the lib/ files make's database gives as its notebook's prerequisites}."""
+    out: dict[str, set[str]] = {}
+    for line in db.splitlines():
+        if line.startswith(folder) and ".ipynb:" in line:
+            target, deps = line.split(":", 1)
+            chapter = target[len(folder):].split("/")[0]
+            out.setdefault(chapter, set()).update(
+                w for w in deps.partition("|")[0].split() if w.startswith("lib/"))
+    return out
+
+
+def test_each_chapter_depends_on_the_lib_files_its_run_imports(tmp_path):
+    from roadlite import book
+
+    deps = lib_prerequisites(make_database(tmp_path, "-qp", "PROFILE=smoke", "chapters"),
+                             f"{tmp_path}/smoke/")
+    assert set(deps) == set(book.SLUGS)
+    for slug in book.SLUGS:
+        assert deps[slug] == set(book.chapter_sources(slug)), slug
+    losses = "lib/roadlite/segmentation/losses.py"
+    assert [s for s in book.SLUGS if losses in deps[s]] == ["11_crack_segmentation"]
+    assert "lib/roadlite/pipeline.py" in deps["01_dataset"]  # the runner: every chapter
+    assert "lib/roadlite/results.py" not in deps["01_dataset"]  # not the results page
+    assert "lib/roadlite/data/manifests/deepcrack.sha256" in deps["01_dataset"]  # data files
+
+
+def finished_chapters(root: Path, profile: str = "default") -> None:
+    """Every chapter's notebook under root, newer than anything (make -n sees a finished book)."""
+    import os
+    import time
+
+    from roadlite import book
+
+    t = time.time() + 3600
+    for i, slug in enumerate(book.SLUGS):
+        nb = root / profile / slug / f"{slug}.ipynb"
+        nb.parent.mkdir(parents=True, exist_ok=True)
+        nb.touch()
+        os.utime(nb, (t + i, t + i))
+
+
+def reruns(tmp_path, *args: str) -> list[str]:
+    out = make_database(tmp_path, "-n", "book", *args)
+    return [ln.split(" run ")[1].split()[0] for ln in out.splitlines()
+            if "roadlite.pipeline run" in ln]
+
+
+@pytest.mark.parametrize("module, chapters", [
+    ("segmentation/losses.py", ["11_crack_segmentation"]),
+    ("gan/wgan_gp.py", ["02_gan"]),
+])
+def test_editing_a_module_reruns_only_the_chapters_that_import_it(tmp_path, module, chapters):
+    """make's own answer (-n, -W: as if the file had just been edited) on a finished book."""
+    finished_chapters(tmp_path)
+    assert reruns(tmp_path) == []
+    assert reruns(tmp_path, "-W", f"lib/roadlite/{module}") == chapters
+    from roadlite import book
+
+    assert reruns(tmp_path, "-W", "lib/roadlite/params.py") == list(book.SLUGS)  # the runner's
+    assert reruns(tmp_path, "-W", "notebooks/09_confusion.ipynb") == ["09_confusion"]
+
+
+def test_the_import_closure_follows_every_form_of_import(tmp_path, monkeypatch):
+    from roadlite import book
+
+    pkg = tmp_path / "roadlite"
+    files = {
+        "__init__.py": "",
+        "a.py": "from roadlite.b import thing\n",
+        "b.py": "from . import c\nfrom .sub import e\n",
+        "c.py": "def f():\n    import roadlite.d  # a function-local import\n",
+        "d.py": "FOLDER = 'tables'\n",
+        "tables/x.csv": "1\n",
+        "sub/__init__.py": "_EXPORTS = {'lazy': 'g'}\n",
+        "sub/e.py": "from ..lone import h\n",
+        "sub/g.py": "",
+        "lone.py": "",
+        "unused.py": "",
+        "other.py": "from roadlite.sub import lazy\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(book, "LIB", tmp_path)
+    got = {p.relative_to(pkg).as_posix() for p in book.import_closure(["roadlite.a"])}
+    assert got == {"__init__.py", "a.py", "b.py", "c.py", "d.py", "tables/x.csv",
+                   "sub/__init__.py", "sub/e.py", "lone.py"}
+    got = {p.relative_to(pkg).as_posix() for p in book.import_closure(["roadlite.other"])}
+    assert got == {"__init__.py", "other.py", "sub/__init__.py", "sub/g.py"}
+    nb = tmp_path / "n.ipynb"
+    nb.write_text(json.dumps({"cells": [
+        {"cell_type": "code", "source": ["%matplotlib inline\n", "import numpy\n",
+                                         "from roadlite import a, lone\n"]},
+        {"cell_type": "markdown", "source": "from roadlite import unused"}]}))
+    assert book.notebook_modules(nb) == {"roadlite", "roadlite.a", "roadlite.lone"}
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "from roadlite import"}]}))
+    with pytest.raises(SyntaxError, match="n.ipynb \\(code cell 0\\)"):
+        book.notebook_modules(nb)
+
+
+def test_the_closure_holds_every_module_a_chapters_imports_load():
+    """Python's own answer: importing what each notebook imports and the runner (its results
+    page left out) loads only modules of the chapter's closure (a missed import form would
+    leave a module out)."""
+    from roadlite import book
+
+    script = """
+import json, sys, types
+from roadlite import book
+out = {}
+for slug in book.SLUGS:
+    for name in [m for m in sys.modules if m == "roadlite" or m.startswith("roadlite.")]:
+        del sys.modules[name]
+    results = types.ModuleType("roadlite.results")  # stage-book's page, not a chapter's run
+    results.render_results_page = None
+    sys.modules["roadlite.results"] = results
+    import roadlite.pipeline  # the runner
+    del sys.modules["roadlite.results"]
+    for name in sorted(book.notebook_modules(book.ROOT / "notebooks" / f"{slug}.ipynb")):
+        __import__(name)
+    out[slug] = sorted(book.module_file(m).relative_to(book.ROOT).as_posix()
+                       for m in sys.modules if m == "roadlite" or m.startswith("roadlite."))
+print(json.dumps(out))
+"""
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
+    assert r.returncode == 0, r.stderr
+    loaded = json.loads(r.stdout.splitlines()[-1])
+    for slug in book.SLUGS:
+        missing = set(loaded[slug]) - set(book.chapter_sources(slug))
+        assert not missing, (slug, missing)
 
 
 def test_toc_lists_the_books_chapters_in_order():
@@ -130,20 +279,28 @@ def test_toc_lists_the_books_chapters_in_order():
 
 def test_every_chapter_of_the_table_has_a_schema_and_a_notebook():
     from roadlite import book
-    from roadlite.params import CHAPTER_PARAMS
 
-    assert tuple(CHAPTER_PARAMS) == book.SLUGS
     for slug in book.SLUGS:
         assert (ROOT / "notebooks" / f"{slug}.ipynb").exists(), slug
-    for m in book.MODELS + book.VARIANTS:
+    for m in book.MODELS + book.VARIANTS + book.PEERS + book.PEERS_INT8:
         assert m.chapter in book.SLUGS, m.key
+    # roadlite.params refuses to import when its schemas and the book's chapters differ, so
+    # that importing it here proves nothing: try the guard on a table with one chapter more and
+    # one less, in a fresh interpreter
+    for change in ("book.SLUGS + ('12_extra',)", "book.SLUGS[:-1]"):
+        r = subprocess.run([sys.executable, "-c", "from roadlite import book\n"
+                            f"book.SLUGS = {change}\nimport roadlite.params"],
+                           cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
+        assert r.returncode != 0, change
+        assert "ImportError: roadlite.params: the schemas" in r.stderr, r.stderr[-2000:]
+        assert "do not match the book's chapters" in r.stderr
 
 
 def test_seed_runs_have_the_books_graph_and_chapter_09_reads_them(tmp_path):
     from roadlite import book
 
-    out = subprocess.run(["make", "-qp", "PROFILE=smoke", f"ARTIFACTS={tmp_path}", "SEEDS=3",
-                          "chapters"], cwd=ROOT, capture_output=True, text=True).stdout
+    out = make_database(tmp_path, "-qp", "PROFILE=smoke", "SEEDS=3", "chapters")
     main = f"{tmp_path}/smoke/"
     deps: dict[str, set[str]] = {}
     for line in out.splitlines():
@@ -182,3 +339,49 @@ def test_results_page_shows_the_seeds_or_says_there_is_one(tmp_path):
                                                        "values": [0.78, 0.81, 0.81]}}}}))
     page = render_results_page("t", str(tmp_path))
     assert "| Model 5 (+INT8) | 3 | 80.0 ± 1.5 | 96.38 ± 0.15 |" in page
+
+
+def test_make_passes_override_values_as_typed_and_runs_none_of_them(tmp_path):
+    """make would expand 'CROP=$(shell ...)' as make code: the value must reach the chapter's
+    parameter check as typed (which refuses it, before any work) and run nothing."""
+    probe = tmp_path / "ran"
+    value = f"$(shell touch {probe}) $$HOME $(PROFILE)"
+    for target in (["nb", "NB=11_crack_segmentation"], ["-n", "11_crack_segmentation"]):
+        r = subprocess.run(["make", "-o", ".venv/.roadlite-setup", *target, "PROFILE=smoke",
+                            f"ARTIFACTS={tmp_path / 'a'}", f"CROP={value}"],
+                           cwd=ROOT, capture_output=True, text=True)
+        assert not probe.exists(), target
+    assert r.returncode == 0
+    assert (tmp_path / "a" / "smoke" / ".overrides").read_text() == f"CROP={value}\n"
+    r = subprocess.run(["make", "-o", ".venv/.roadlite-setup", "nb", "NB=11_crack_segmentation",
+                        "PROFILE=smoke", f"ARTIFACTS={tmp_path / 'a'}", f"CROP={value}"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0 and f"'crop' = {value!r} has type str" in r.stderr
+    assert not probe.exists()
+
+
+@pytest.mark.parametrize("name", ["ARTIFACTS", "PROFILE"])
+def test_make_refuses_a_path_that_would_be_make_code(tmp_path, name):
+    probe = tmp_path / "ran"
+    values = {"ARTIFACTS": str(tmp_path), "PROFILE": "smoke"}
+    values[name] = f"{values[name]}$(shell touch {probe})"
+    r = subprocess.run(["make", "-o", ".venv/.roadlite-setup", "-n", "03_eca",
+                        *(f"{k}={v}" for k, v in values.items())],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0 and f"{name}={values[name]}: " in r.stderr
+    assert not probe.exists()
+
+
+def test_a_space_in_artifacts_works_for_chapter_targets(tmp_path):
+    art = tmp_path / "a b"
+    r = subprocess.run(["make", "-o", ".venv/.roadlite-setup", "-n", "03_eca", "PROFILE=smoke",
+                        f"ARTIFACTS={art}"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "circular" not in r.stderr, r.stderr
+    runs = [ln.split(" run ")[1].split()[0] for ln in r.stdout.splitlines()
+            if "roadlite.pipeline run" in ln]
+    assert runs == ["01_dataset", "02_gan", "03_eca"]
+    assert (art / "smoke" / ".overrides").exists() and not (tmp_path / "a").exists()
+    finished_chapters(art, "smoke")
+    r = subprocess.run(["make", "-o", ".venv/.roadlite-setup", "-n", "chapters", "PROFILE=smoke",
+                        f"ARTIFACTS={art}"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "roadlite.pipeline run" not in r.stdout, r.stdout + r.stderr

@@ -13,9 +13,12 @@ before the environment is installed.
 
 from __future__ import annotations
 
+import ast
+import json
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -61,21 +64,21 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("03_eca", "Baseline MobileNetV2 and Model 1: efficient channel attention",
             reads=("01_dataset",), reads_when=(("train_data", "gan", "02_gan"),),
             modules=("models.eca", "models.mobilenet", "models.peers", "training", "classification",
-                     "export", "exercises.eca"), seeded=True),
+                     "export", "checkers.eca"), seeded=True),
     Chapter("04_refinement", "Model 2: structural refinement",
             reads=("01_dataset", "03_eca"), reads_when=(("train_data", "gan", "02_gan"),),
             modules=("models.mobilenet", "models.summary", "models.registry",
-                     "exercises.refinement"), seeded=True),
+                     "checkers.refinement"), seeded=True),
     Chapter("05_distillation", "Model 3: sparse knowledge distillation",
             reads=("01_dataset", "04_refinement"), reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("distill", "models.resnet"), seeded=True),
+            modules=("distill", "models.resnet", "checkers.distillation"), seeded=True),
     Chapter("06_pruning", "Model 4: structured pruning",
             reads=("01_dataset", "05_distillation"),
             reads_when=(("train_data", "gan", "02_gan"),),
-            modules=("prune", "models.layer_plan", "exercises.pruning"), seeded=True),
+            modules=("prune", "models.layer_plan", "checkers.pruning"), seeded=True),
     Chapter("07_quantization", "Model 5: INT8 quantization and LiteRT export",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning"),
-            modules=("export", "exercises.quantization"), seeded=True),
+            modules=("export", "checkers.quantization"), seeded=True),
     Chapter("08_benchmark", "Latency on the device: LiteRT and PyTorch",
             reads=("01_dataset", "03_eca", "04_refinement", "05_distillation", "06_pruning",
                    "07_quantization"),
@@ -84,7 +87,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             reads=("03_eca", "04_refinement", "05_distillation", "06_pruning",
                    "07_quantization", "08_benchmark"),
             modules=("evaluation.metrics", "evaluation.tables", "evaluation.figures",
-                     "exercises.mcnemar"), reads_seeds=True),
+                     "checkers.mcnemar"), reads_seeds=True),
     Chapter("10_crack_classifier",
             "Crack or no crack: MobileNetV2 transfer learning with Grad-CAM",
             reads=("01_dataset", "03_eca"),
@@ -98,7 +101,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             modules=("segmentation.networks", "segmentation.dmia", "segmentation.losses",
                      "segmentation.discriminator", "segmentation.metrics",
                      "segmentation.data", "segmentation.train", "segmentation.speed",
-                     "exercises.dmia"),
+                     "checkers.dmia"),
             paper="LR-CrackNet"),
 )
 
@@ -211,18 +214,152 @@ def seed_folder(chapter_slug: str, params: Mapping[str, Any]) -> int | None:
     return None
 
 
+# --- what each chapter's run reads of lib/ (the Makefile's prerequisites) ----------------------
+# A chapter's result depends on the roadlite modules its notebook imports, their imports, and so
+# on (function-local and relative imports included), and on the runner (roadlite.pipeline) that
+# executes it, less the results page that the runner's stage-book renders (the book's recipe
+# always renders it anew). Computed from the code with ``ast``, so that editing one module reruns
+# only the chapters that import it.
+
+LIB = Path(__file__).resolve().parent.parent  # the folder that holds the roadlite package
+ROOT = LIB.parent
+RUNNER = "roadlite.pipeline"
+NOT_A_CHAPTERS_RUN = ("roadlite.results",)
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``name`` (``roadlite.x.y``) under :data:`LIB`, or None."""
+    base = LIB.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _parse(source: str, where: str) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise SyntaxError(f"{where}: cannot read its imports: {exc}") from None
+
+
+def _lazy_exports(name: str) -> dict[str, str]:
+    """A package's lazily imported names (a module-level ``{"name": "submodule"}`` dict whose
+    values are its submodules, as ``roadlite.data``'s ``__getattr__`` reads): name -> module."""
+    path = module_file(name)
+    if path is None or path.name != "__init__.py":
+        return {}
+    out: dict[str, str] = {}
+    for node in _parse(path.read_text(encoding="utf-8"), str(path)).body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Dict) or not value.keys:
+            continue
+        pairs = [(k.value, v.value) for k, v in zip(value.keys, value.values, strict=True)
+                 if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)]
+        if len(pairs) == len(value.keys) and all(
+                isinstance(k, str) and isinstance(v, str) and module_file(f"{name}.{v}")
+                for k, v in pairs):
+            out.update({k: f"{name}.{v}" for k, v in pairs})
+    return out
+
+
+def imported_modules(tree: ast.AST, package: str = "") -> set[str]:
+    """The roadlite modules that ``tree``'s import statements load (anywhere in it): for ``from
+    a import b`` both ``a`` and, where ``b`` is a submodule (or a lazily exported name), it.
+    ``package`` resolves relative imports (the importing module's package)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            lazy = _lazy_exports(base)
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                if module_file(sub):
+                    found.add(sub)
+                elif a.name in lazy:
+                    found.add(lazy[a.name])
+    out = set()
+    for name in found:
+        if name == "roadlite" or name.startswith("roadlite."):
+            parts = name.split(".")  # importing a.b.c runs a/__init__ and a/b/__init__ too
+            out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {m for m in out if module_file(m)}
+
+
+def notebook_modules(path: Path) -> set[str]:
+    """The roadlite modules that the code cells of notebook ``path`` import (magics skipped)."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    out: set[str] = set()
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                         for ln in source.splitlines())
+        out |= imported_modules(_parse(code, f"{path} (code cell {i})"))
+    return out
+
+
+def import_closure(modules: Iterable[str], skip: Iterable[str] = ()) -> list[Path]:
+    """The source files of ``modules`` and of everything they import, transitively (not
+    following the modules of ``skip``); and the data folders a module names (a folder without
+    ``__init__.py`` beside it whose name is a string in its code, e.g.
+    ``roadlite/data/manifests``), file by file. Sorted."""
+    seen: set[str] = set(skip)
+    todo = list(modules)
+    files: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name)
+        if path is None:
+            continue
+        files.add(path)
+        tree = _parse(path.read_text(encoding="utf-8"), str(path))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        todo += imported_modules(tree, package) - seen
+        strings = {n.value for n in ast.walk(tree)
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        for folder in path.parent.iterdir():
+            if (folder.is_dir() and folder.name in strings
+                    and not (folder / "__init__.py").exists()):
+                files.update(f for f in folder.rglob("*") if f.is_file())
+    return sorted(files)
+
+
+def chapter_sources(slug: str) -> list[str]:
+    """What chapter ``slug``'s run reads of lib/ (paths relative to the repository): the import
+    closure of its notebook's roadlite imports and of the runner (less the results page, unless
+    the notebook imports it)."""
+    modules = notebook_modules(ROOT / "notebooks" / f"{chapter(slug).slug}.ipynb")
+    skip = [m for m in NOT_A_CHAPTERS_RUN if m not in modules]
+    return [p.relative_to(ROOT).as_posix() for p in import_closure(modules | {RUNNER}, skip)]
+
+
 def makefile_rules() -> str:
     """The chapter graph as Makefile text (``NBOUT`` is the Makefile's executed-notebook path,
     ``SNBOUT`` a seed run's).
 
     Each chapter depends on the chapters it reads; ``reads_when`` chapters are order-only.
     ``SEED_GRAPH`` (called with a seed) is the same graph for the seeded chapters of a seed
-    run, whose unseeded upstream chapters are the main run's."""
+    run, whose unseeded upstream chapters are the main run's. ``SOURCES_<slug>`` lists the
+    files of lib/ that the chapter's run reads (:func:`chapter_sources`)."""
     nb = "$(call NBOUT,{})".format
     lines = ["# Generated from roadlite.book by `python -m roadlite.book makefile`: do not edit.",
              f"CHAPTERS := {' '.join(SLUGS)}",
              f"SEEDED := {' '.join(SEEDED)}",
              f"READS_SEEDS := {' '.join(c.slug for c in CHAPTERS if c.reads_seeds)}"]
+    for c in CHAPTERS:
+        lines.append(f"SOURCES_{c.slug} := " + " \\\n\t".join(chapter_sources(c.slug)))
     for c in CHAPTERS:
         normal = " ".join(nb(u) for u in c.reads)
         order = " ".join(nb(u) for _, _, u in c.reads_when if u not in c.reads)

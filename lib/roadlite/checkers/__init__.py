@@ -3,21 +3,20 @@
 Each ``check_*`` runs a reader's function on small known inputs and edge cases, compares the
 result with an independent reference and raises one ``AssertionError`` that says what differs
 (shape, dtype, the largest deviation and where) and, when it recognises it, the likely mistake.
-The sparse KD loss of Chapter 05 has its checker beside the loss:
-:func:`roadlite.distill.check_sparse_kd_loss`.
 
 =========================  =========================================  =====================
 module                     checkers                                   chapter
 =========================  =========================================  =====================
-``exercises.eca``          ``check_eca_kernel_size``, ``check_eca_gate``  03_eca
-``exercises.refinement``   ``check_inverted_residual_cost``           04_refinement
-``exercises.pruning``      ``check_l1_channel_importance``,           06_pruning
+``checkers.eca``           ``check_eca_kernel_size``, ``check_eca_gate``  03_eca
+``checkers.refinement``    ``check_inverted_residual_cost``           04_refinement
+``checkers.distillation``  ``check_sparse_kd_loss``                   05_distillation
+``checkers.pruning``       ``check_l1_channel_importance``,           06_pruning
                            ``check_select_channels``,
                            ``check_prune_step``
-``exercises.quantization`` ``check_scale_zero_point``,                07_quantization
+``checkers.quantization``  ``check_scale_zero_point``,                07_quantization
                            ``check_fake_quantize``,
                            ``check_quantized_bias``
-``exercises.mcnemar``      ``check_mcnemar``                          09_confusion
-``exercises.dmia``         ``check_dmia_boundary``                    11_crack_segmentation
+``checkers.mcnemar``       ``check_mcnemar``                          09_confusion
+``checkers.dmia``          ``check_dmia_boundary``                    11_crack_segmentation
 =========================  =========================================  =====================
 """

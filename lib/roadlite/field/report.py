@@ -62,6 +62,9 @@ def rows(results: Sequence[Inspection], mm_per_pixel: float | None = None) -> pd
                                "height": r.image.shape[0], "tiles": len(r.grid),
                                "tiles_flagged": len(r.flagged)}
         row.update({k: v for k, v in r.measures.items()})
+        if mm_per_pixel is not None:  # millimetres, when the inspection gave only pixels
+            for k in ("length", "mean_width", "max_width"):
+                row.setdefault(f"{k}_mm", r.measures[f"{k}_px"] * mm_per_pixel)
         row["distress_type"] = dominant_type(r)
         row.update({f"{s}_ms": 1000 * r.seconds[s] for s in STAGES if s in r.seconds})
         row["inspection_ms"] = 1000 * r.gated_seconds

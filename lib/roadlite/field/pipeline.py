@@ -305,9 +305,19 @@ def score_inspection(ins: Inspection, mask: np.ndarray, mm_per_pixel: float | No
     return out
 
 
+def warm(models: Models, runs: int = 2) -> None:
+    """Run each model ``runs`` times on a grey tile, untimed."""
+    for m in (models.classifier, models.segmenter, models.typer):
+        if m is not None:
+            for _ in range(runs):
+                m.run(np.full((1, m.size, m.size, 3), 128, np.uint8))
+
+
 def inspect_photos(photos: Sequence[Photo], models: Models, progress: bool = False,
                    **kw: Any) -> list[Inspection]:
-    """:func:`inspect_photo` over ``photos`` (a line per photo with ``progress``)."""
+    """:func:`inspect_photo` over ``photos`` (a line per photo with ``progress``), after one
+    untimed run of each model (the interpreter's first call allocates)."""
+    warm(models)
     out = []
     for i, photo in enumerate(photos):
         out.append(inspect_photo(photo, models, **kw))

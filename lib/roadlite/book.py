@@ -100,7 +100,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                    "11_crack_segmentation"),
             modules=("field.data", "field.tiling", "field.measure", "field.pipeline",
                      "field.report", "field.figures", "field.command"),
-            paper="ours"),
+            paper="Ours"),
 )
 
 # MobiLiteNet's ladder (Fig. 5b of the paper), in the paper's order. The paper's numbers for

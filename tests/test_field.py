@@ -245,7 +245,8 @@ def test_inspect_errors_name_the_problem_in_one_line(tmp_path):
              ((str(empty), "--out", str(tmp_path / "o")), f"{empty} holds no images"),
              ((str(good), "--out", str(tmp_path / "o"), "--artifacts",
                str(tmp_path / "no_run"), "--profile", "smoke"),
-              "run `make 10_crack_classifier PROFILE=smoke ARTIFACTS=")]
+              "run `make 07_quantization 10_crack_classifier 11_crack_segmentation "
+              "PROFILE=smoke ARTIFACTS=")]
     for args, message in cases:
         r = _cli(*args, cwd=tmp_path)
         assert r.returncode == 2, r.stderr

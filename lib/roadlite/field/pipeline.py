@@ -134,15 +134,13 @@ def load_models(up: Upstream, with_type: bool = True, allow_torch: bool = True) 
     INT8 student and (``with_type``) Model 5, chapter 07's INT8 file; a chapter that did not
     export its ``.tflite`` falls back to its PyTorch checkpoint (``allow_torch``). A chapter
     that has not run is a :class:`MissingModelError` naming the make command."""
-    def need(chapter: str) -> dict:
-        try:
-            return up.metrics(chapter)
-        except FileNotFoundError:
-            raise MissingModelError(
-                f"no model of chapter {chapter} in {up.dir(chapter)}: run `{_make(chapter, up)}`"
-            ) from None
-
-    m10, m11 = need("10_crack_classifier"), need("11_crack_segmentation")
+    chapters = ["07_quantization"] * with_type + ["10_crack_classifier", "11_crack_segmentation"]
+    missing = [c for c in chapters if not (up.dir(c) / "metrics.json").is_file()]
+    if missing:
+        raise MissingModelError(
+            f"no model of chapter{'s' * (len(missing) > 1)} {', '.join(missing)} in "
+            f"{up.dir(missing[0]).parent}: run `{_make(' '.join(missing), up)}`")
+    m10, m11 = up.metrics("10_crack_classifier"), up.metrics("11_crack_segmentation")
     d10, d11 = up.dir("10_crack_classifier"), up.dir("11_crack_segmentation")
     f10 = d10 / "tflite" / "crack_classifier_int8.tflite"
     f11 = d11 / "tflite" / "student_static.tflite"
@@ -170,14 +168,13 @@ def load_models(up: Upstream, with_type: bool = True, allow_torch: bool = True) 
                                 f"`{_make('11_crack_segmentation', up)}`")
     typer = None
     if with_type:
-        m07 = need("07_quantization")
+        m07 = up.metrics("07_quantization")
         classes = tuple(m07.get("classes") or up.metrics("01_dataset")["classes"])
         path = up.tflite_path("model5_int8")
         if not path.is_file():
             raise MissingModelError(f"{path} does not exist: run "
                                     f"`{_make('07_quantization', up)}`")
         typer = tflite_model("Model 5", path, "typer", classes)
-        del m07
     return Models(classifier, segmenter, typer)
 
 

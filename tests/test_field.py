@@ -295,3 +295,24 @@ def test_results_page_section_reads_the_chapters_metrics():
         "summary": summary, "photos": 1, "source": "generated", "tile": 32, "overlap": 8}}}))
     assert "100.0 / 100.0" in text and "87 (classification app" in text
     assert "150x70 px" in text
+
+
+@pytest.mark.slow  # two small LiteRT exports
+def test_tflite_runners_agree_with_the_pytorch_runners(tmp_path):
+    """The .tflite wrappers read the files as the chapters export them: normalised NCHW input,
+    one logit per pixel (segmenter), two logits with crack second (classifier)."""
+    import torch
+
+    from roadlite.export import export_tflite
+
+    torch.manual_seed(0)
+    seg = torch.nn.Conv2d(3, 1, 3, padding=1).eval()
+    cls = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten()).eval()
+    tiles = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    for name, net, kind in (("seg", seg, "segmenter"), ("cls", cls, "classifier")):
+        path = export_tflite(net, tmp_path / f"{name}.tflite", 32)
+        lite = pipeline.tflite_model(name, path, kind).run(tiles)
+        ref = pipeline.torch_model(name, net, 32, kind).run(tiles)
+        assert lite.shape == ref.shape == ((3, 32, 32) if kind == "segmenter" else (3,))
+        assert np.abs(lite - ref).max() < 1e-4

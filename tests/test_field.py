@@ -316,3 +316,20 @@ def test_tflite_runners_agree_with_the_pytorch_runners(tmp_path):
         ref = pipeline.torch_model(name, net, 32, kind).run(tiles)
         assert lite.shape == ref.shape == ((3, 32, 32) if kind == "segmenter" else (3,))
         assert np.abs(lite - ref).max() < 1e-4
+
+
+@pytest.mark.realdata
+def test_mobilitenet_demo_photos_carry_their_type():
+    """MobiLiteNet's demo photos (../shared/data): the test split's 20 photos, each one whole
+    distress of the book's class names; a typer that answers 'transverse' is right on 5."""
+    from roadlite.paths import shared_data_dir
+
+    root = shared_data_dir() / "mobilitenet_4class_demo"
+    if not root.is_dir():
+        pytest.skip("../shared/data/mobilitenet_4class_demo is absent (a user's clone)")
+    photos = field.type_photos(root)
+    assert len(photos) == 20
+    assert {p.distresses[0]["kind"] for p in photos} == {"alligator", "broken_marking",
+                                                         "longitudinal", "transverse"}
+    rows = field.classify_types(photos, _fake_models().typer)
+    assert sum(r["true"] == r["predicted"] for r in rows) == 5

@@ -395,6 +395,12 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "data_root": Param(str, "DeepCrack's or CFD's folder (a folder or data/deepcrack) whose "
                                 "full-size test photos and masks are inspected; None = "
                                 "generated photos", nullable=True, check=_folder_or_dataset),
+        "type_root": Param(str, "photos with a distress type and no mask (MobiLiteNet's demo "
+                                "set's {train,val,test}/<Class>/ layout, its test split) for "
+                                "Model 5 on whole photos; None = none", nullable=True,
+                           check=_folder_or_dataset),
+        "max_type_photos": Param(int, "photos of type_root, at most (None = all)", min=1,
+                                 max=1_000_000, nullable=True),
         "n_photos": Param(int, "generated photos (without data_root)", min=1, max=100_000),
         "max_photos": Param(int, "photos of data_root, at most (None = all)", min=1,
                             max=1_000_000, nullable=True),

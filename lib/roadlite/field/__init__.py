@@ -10,13 +10,22 @@
 * :mod:`.figures` -- the chapter's figures.
 """
 
-from .data import Photo, PhotoError, folder_photos, generate_photo, generated_photos, user_photos
+from .data import (
+    Photo,
+    PhotoError,
+    folder_photos,
+    generate_photo,
+    generated_photos,
+    type_photos,
+    user_photos,
+)
 from .measure import measure_mask, skeletonize
 from .pipeline import (
     Inspection,
     MissingModelError,
     Models,
     TileModel,
+    classify_types,
     inspect_photo,
     inspect_photos,
     load_models,
@@ -26,6 +35,6 @@ from .report import write_report
 from .tiling import Grid, cut_tiles, stitch, tile_grid
 
 __all__ = ["Grid", "Inspection", "MissingModelError", "Models", "Photo", "PhotoError",
-           "TileModel", "cut_tiles", "folder_photos", "generate_photo", "generated_photos",
+           "TileModel", "classify_types", "cut_tiles", "folder_photos", "generate_photo", "generated_photos",
            "inspect_photo", "inspect_photos", "load_models", "measure_mask", "skeletonize",
-           "stitch", "summarize", "tile_grid", "user_photos", "write_report"]
+           "stitch", "summarize", "tile_grid", "type_photos", "user_photos", "write_report"]

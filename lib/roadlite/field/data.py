@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from roadlite.data import synthetic as syn
-from roadlite.data.real import detect_layout, scan_cfd, scan_deepcrack
+from roadlite.data.real import detect_layout, scan_cfd, scan_deepcrack, scan_imagefolder
 from roadlite.imaging import png_bytes
 
 # the distress kinds a generated photo holds, by chapter 01's class names
@@ -177,11 +177,29 @@ def folder_photos(root: str | os.PathLike, limit: int | None = None) -> list[Pho
             for p, m in zip(df["path"], df["mask_path"], strict=True)]
 
 
+def type_photos(root: str | os.PathLike, limit: int | None = None) -> list[Photo]:
+    """Photos with a distress type and no mask: an ImageFolder set such as MobiLiteNet's demo
+    photos (``{train,val,test}/<Class>/``; its test split, else all), one distress per photo
+    covering the whole photo (``whole``: Model 5 sees the photo resized, as the paper's app)."""
+    df = scan_imagefolder(root)
+    df = df[df["split"] == "test"] if (df["split"] == "test").any() else df
+    df = df.sort_values("path")
+    if limit is not None:
+        df = df.head(int(limit))
+    out = []
+    for path, cls in zip(df["path"], df["class"], strict=True):
+        with Image.open(path) as im:
+            w, h = im.size
+        out.append(Photo(Path(path).stem, Path(path).read_bytes(), None,
+                         [{"kind": cls, "box": [0, 0, w, h], "whole": True}], "type"))
+    return out
+
+
 def decode(data: bytes, name: str = "photo") -> np.ndarray:
     """RGB uint8 [H, W, 3] of an encoded image; :class:`PhotoError` when it is not one."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise PhotoError(f"{name} is not an image that can be read ({e})") from None
 

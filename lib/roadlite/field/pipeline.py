@@ -250,7 +250,8 @@ def inspect_photo(photo: Photo, models: Models, overlap: int, gate_threshold: fl
     if models.typer is not None:
         s = clock()
         if photo.distresses:
-            windows = np.stack([_window(image, d["box"], models.typer.size)
+            windows = np.stack([image if d.get("whole") else
+                                _window(image, d["box"], models.typer.size)
                                 for d in photo.distresses])
             p = _run_batched(models.typer, windows)
             types = [{"true": d["kind"], "predicted": models.typer.classes[int(k)],
@@ -299,6 +300,21 @@ def score_inspection(ins: Inspection, mask: np.ndarray, mm_per_pixel: float | No
         found_all = (ins.prob_all >= threshold) & mask
         out["missed_by_gate"] = int((found_all & ~(ins.prob >= threshold)).sum())
         out["found_all"] = int(found_all.sum())
+    return out
+
+
+def classify_types(photos: Sequence[Photo], typer: TileModel) -> list[dict[str, Any]]:
+    """Model 5 alone on photos whose distresses have a known type (:func:`.data.type_photos`):
+    per distress, its true and predicted type and the time (one thread)."""
+    out = []
+    for photo in photos:
+        image = decode(photo.data, photo.name)
+        for d in photo.distresses:
+            s = time.perf_counter()
+            p = typer.run((image if d.get("whole") else _window(image, d["box"], typer.size))[None])
+            out.append({"photo": photo.name, "true": d["kind"],
+                        "predicted": typer.classes[int(p[0].argmax())],
+                        "confidence": float(p[0].max()), "ms": 1000 * (time.perf_counter() - s)})
     return out
 
 

@@ -339,7 +339,8 @@ def field_test_section(found: dict[str, dict[str, Any]]) -> list[str]:
              _maybe(None if not gate else f"{100 * gate['time_saved_share']:.0f} / "
                     f"{100 * gate['missed_share_of_found']:.1f}", "{}")],
             ["crack length error, median (%)", "–",
-             _maybe(s.get("length_error_relative_median"), "{:.1%}")],
+             _maybe(None if s.get("length_error_relative_median") is None else
+                    100 * s["length_error_relative_median"], "{:.0f}")],
             ["time per photo (ms)", f"{head['time_ms']} (classification app, "
              f"{head['image_px']} px photos, Meta Quest 3)",
              _maybe(s.get("median_ms_inspection"), "{:.0f} (1 CPU thread, "

@@ -176,6 +176,11 @@ def test_inspector_on_a_fake_model_set_finds_the_crack_exactly():
                                                       overlap=8)])
     assert s["pooled"]["f1"] == 1.0 and s["ods_ois"]["ods_f1"] == 1.0
     assert s["gate"]["missed_share_of_found"] == 0 and s["type_accuracy"] == 1.0
+    # the fake classifier says 0 or 1: every threshold in (0, 1) flags the same tiles
+    assert len(s["gate_curve"]) == len(pipeline.GATE_SWEEP)
+    assert {c["missed_share_of_found"] for c in s["gate_curve"]} == {0.0}
+    skipped = 1 - len(r.flagged) / len(r.grid)
+    assert all(c["tiles_skipped_share"] == pytest.approx(skipped) for c in s["gate_curve"])
     assert s["photos_per_second"] > 0
 
 
@@ -186,6 +191,25 @@ def test_a_gate_that_flags_nothing_costs_every_crack_pixel():
     assert len(r.flagged) == 0 and not r.prob.any()
     assert r.truth["f1"] == 0 and r.truth["f1_all"] == 1.0
     assert r.truth["missed_by_gate"] == r.truth["gt_crack_pixels"] == 300
+
+
+def test_gate_curve_equals_a_gated_run_at_each_threshold():
+    """The trade curve, computed from the all-tile run, is what a gated run at that threshold
+    gives: a classifier whose probability grows from left to right flags fewer tiles (and
+    misses more crack pixels) as the threshold rises."""
+    models = _fake_models()
+    models.classifier = pipeline.TileModel(
+        "cls", "fake", 32, lambda t: np.linspace(0, 1, len(t)))  # grid order: row by row
+    photo = _answer_photo()
+    full = pipeline.inspect_photo(photo, models, overlap=8, compare_all=True)
+    for row in full.gate_curve:
+        gated = pipeline.inspect_photo(photo, models, overlap=8, compare_all=False,
+                                       gate_threshold=row["gate_threshold"])
+        assert row["flagged"] == len(gated.flagged)
+        assert row["missed"] == int(((photo.mask > 0) & (gated.prob < 0.5)).sum())
+    flagged = [row["flagged"] for row in full.gate_curve]
+    assert flagged == sorted(flagged, reverse=True) and flagged[0] > flagged[-1]
+    assert full.gate_curve[0]["missed"] < full.gate_curve[-1]["missed"]
 
 
 def test_report_is_written_with_each_photo_overlaid(tmp_path):

@@ -45,17 +45,22 @@ def stages_figure(results: Sequence[Inspection]):
     return fig
 
 
-def gate_figure(results: Sequence[Inspection]):
-    """Per photo: segmenter time saved by the gate (share) against the crack pixels that the
-    all-tile run finds and the gated run misses (share)."""
-    pts = [(1 - r.seconds["segment_gated"] / max(r.seconds["segment_all"], 1e-12),
-            r.truth["missed_by_gate"] / max(r.truth["found_all"], 1))
-           for r in results if r.truth is not None and "segment_all" in r.seconds]
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if pts:
-        a = np.array(pts) * 100
-        ax.scatter(a[:, 0], a[:, 1])
-    ax.set_xlabel("segmenter time saved by the gate (%)")
+def gate_figure(summary: dict, chosen: float | None = None):
+    """The gate's trade over thresholds (``summary["gate_curve"]``): tiles the segmenter skips
+    against the crack pixels (found by the all-tile run) that the gated run misses."""
+    curve = summary.get("gate_curve") or []
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    if curve:
+        x = [100 * c["tiles_skipped_share"] for c in curve]
+        y = [100 * c["missed_share_of_found"] for c in curve]
+        ax.plot(x, y, "o-")
+        for c, xi, yi in zip(curve, x, y, strict=True):
+            ax.annotate(f"{c['gate_threshold']:g}", (xi, yi), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8,
+                        color="C3" if chosen is not None and abs(c["gate_threshold"] - chosen)
+                        < 1e-9 else "0.3")
+    ax.set_xlabel("tiles the segmenter skips (%)")
     ax.set_ylabel("crack pixels missed by the gate (%)")
+    ax.set_title("the gate's trade (labels: gate threshold)")
     fig.tight_layout()
     return fig

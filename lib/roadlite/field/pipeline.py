@@ -38,6 +38,8 @@ STAGES = ("decode", "tile", "classify", "segment_gated", "stitch", "measure", "t
           "segment_all")
 # the stages of one inspection as the inspector runs it (the segmenter on flagged tiles only)
 GATED_STAGES = ("decode", "tile", "classify", "segment_gated", "stitch", "measure")
+# gate thresholds of the trade curve (computed from the all-tile run, no model rerun)
+GATE_SWEEP = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 class MissingModelError(FileNotFoundError):
@@ -192,6 +194,8 @@ class Inspection:
     measures: dict[str, float]
     seconds: dict[str, float]
     types: list[dict[str, Any]] = field(default_factory=list)
+    # per gate threshold of GATE_SWEEP: tiles flagged and (known mask) crack pixels missed
+    gate_curve: list[dict[str, float]] = field(default_factory=list)
     truth: dict[str, Any] | None = None  # ground-truth measures and scores (known mask)
     mask: np.ndarray | None = None  # the ground-truth mask, when known
 
@@ -241,11 +245,13 @@ def inspect_photo(photo: Photo, models: Models, overlap: int, gate_threshold: fl
     s = clock()
     measures = measure_mask(prob >= threshold, mm_per_pixel, min_crack_pixels)
     t["measure"] = clock() - s
-    prob_all = None
+    prob_all, curve = None, []
     if compare_all:
         s = clock()
-        prob_all = stitch(_run_batched(models.segmenter, tiles), grid)
+        seg_all = _run_batched(models.segmenter, tiles)
+        prob_all = stitch(seg_all, grid)
         t["segment_all"] = clock() - s
+        curve = _gate_curve(p_tile, seg_all, grid, prob_all, photo.mask, threshold)
     types: list[dict[str, Any]] = []
     if models.typer is not None:
         s = clock()
@@ -264,11 +270,28 @@ def inspect_photo(photo: Photo, models: Models, overlap: int, gate_threshold: fl
                      for i, k, q in zip(flagged, p.argmax(1), p, strict=True)]
         t["type"] = clock() - s
     out = Inspection(photo.name, image, grid, p_tile, flagged, prob, prob_all, measures, t,
-                     types)
+                     types, gate_curve=curve)
     if photo.mask is not None:
         out.mask = np.asarray(photo.mask)
         out.truth = score_inspection(out, photo.mask, mm_per_pixel, min_crack_pixels,
                                      threshold)
+    return out
+
+
+def _gate_curve(p_tile: np.ndarray, seg_all: np.ndarray, grid: Grid, prob_all: np.ndarray,
+                mask: np.ndarray | None, threshold: float) -> list[dict[str, float]]:
+    """The gate's trade at every threshold of :data:`GATE_SWEEP`: the segmenter is the same
+    function of each tile, so the gated map at threshold g is the all-tile run's tiles above
+    g stitched alone (exactly what a gated run would give)."""
+    found = None if mask is None else (prob_all >= threshold) & (np.asarray(mask) > 0)
+    out = []
+    for g in GATE_SWEEP:
+        which = np.flatnonzero(p_tile >= g)
+        row = {"gate_threshold": g, "tiles": len(p_tile), "flagged": len(which)}
+        if found is not None:
+            gated = stitch(seg_all[which], grid, which) >= threshold
+            row.update(found=int(found.sum()), missed=int((found & ~gated).sum()))
+        out.append(row)
     return out
 
 
@@ -387,6 +410,15 @@ def summarize(results: Sequence[Inspection]) -> dict[str, Any]:
                 "gt_outside_flagged_share": float(
                     sum(r.truth["gt_outside_flagged"] for r in scored)
                     / max(sum(r.truth["gt_crack_pixels"] for r in scored), 1))}
+        curves = [r.gate_curve for r in scored if r.gate_curve]
+        if curves:
+            out["gate_curve"] = [
+                {"gate_threshold": rows[0]["gate_threshold"],
+                 "tiles_skipped_share": 1 - sum(x["flagged"] for x in rows)
+                 / sum(x["tiles"] for x in rows),
+                 "missed_share_of_found": sum(x["missed"] for x in rows)
+                 / max(sum(x["found"] for x in rows), 1)}
+                for rows in zip(*curves, strict=True)]
         for k in ("length_error_px", "mean_width_error_px"):
             v = np.array([r.truth[k] for r in scored])
             out[f"{k}_median_abs"] = float(np.median(np.abs(v)))

@@ -184,6 +184,16 @@ def test_inspector_on_a_fake_model_set_finds_the_crack_exactly():
     assert s["photos_per_second"] > 0
 
 
+def test_max_side_scales_photo_mask_and_pixel_size_together():
+    photo = _answer_photo()  # 150 x 70, crack length 100 px
+    r = pipeline.inspect_photo(photo, _fake_models(), overlap=8, max_side=75, mm_per_pixel=1.0)
+    assert r.image.shape[:2] == r.mask.shape == (35, 75)
+    assert r.truth["f1"] > 0.5  # the crack's edge rows are resampled differently
+    # length in the scaled photo's pixels, in mm of the original: about 100 mm either way
+    assert r.measures["length_mm"] == pytest.approx(2 * r.measures["length_px"])
+    assert abs(r.measures["length_mm"] - 100) <= 4
+
+
 def test_a_gate_that_flags_nothing_costs_every_crack_pixel():
     models = _fake_models()
     models.classifier = pipeline.TileModel("cls", "fake", 32, lambda t: np.zeros(len(t)))

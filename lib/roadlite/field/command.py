@@ -37,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
                    help="pixel size on the road (mm), for millimetres in the report")
     p.add_argument("--min-crack-pixels", type=int, default=20,
                    help="regions smaller than this are specks, not cracks")
+    p.add_argument("--max-side", type=int, default=None,
+                   help="scale photos whose longer side is longer down to this many pixels "
+                        "first (the models saw cracks a few pixels wide; --mm-per-pixel stays "
+                        "the original photo's)")
     p.add_argument("--no-type", action="store_true", help="skip Model 5 (the distress type)")
     return p
 
@@ -58,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = inspect_photos(list(load_user_photos(files)), models, progress=True,
                                  overlap=args.overlap, gate_threshold=args.gate_threshold,
                                  compare_all=False, mm_per_pixel=args.mm_per_pixel,
-                                 min_crack_pixels=args.min_crack_pixels)
+                                 min_crack_pixels=args.min_crack_pixels,
+                                 max_side=args.max_side)
         html_path, csv_path = write_report(results, args.out, models.labels(),
                                            args.mm_per_pixel)
     except (PhotoError, MissingModelError) as e:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from roadlite.data.loading import normalize
 from roadlite.export import TFLiteModel
@@ -220,12 +221,26 @@ def _run_batched(model: TileModel, tiles: np.ndarray, batch: int = 16) -> np.nda
 
 def inspect_photo(photo: Photo, models: Models, overlap: int, gate_threshold: float = 0.5,
                   compare_all: bool = True, mm_per_pixel: float | None = None,
-                  min_crack_pixels: int = 1, threshold: float = 0.5) -> Inspection:
-    """Run the inspector on one photo (module docstring); with a known mask, also score it."""
+                  min_crack_pixels: int = 1, threshold: float = 0.5,
+                  max_side: int | None = None) -> Inspection:
+    """Run the inspector on one photo (module docstring); with a known mask, also score it.
+    With ``max_side``, a photo whose longer side is longer is first scaled down to it (area
+    average; part of the decode stage), its mask and distress boxes with it, and
+    ``mm_per_pixel`` (the original photo's) becomes that of the scaled photo."""
     t: dict[str, float] = {}
     clock = time.perf_counter
     s = clock()
     image = decode(photo.data, photo.name)
+    h, w = image.shape[:2]
+    if max_side is not None and max(h, w) > max_side:
+        f = max_side / max(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        image = np.array(Image.fromarray(image).resize(size, Image.BOX))
+        mm_per_pixel = None if mm_per_pixel is None else mm_per_pixel / f
+        photo = Photo(photo.name, photo.data, None if photo.mask is None else np.array(
+            Image.fromarray(np.asarray(photo.mask, np.uint8)).resize(size, Image.NEAREST)),
+            [{**d, "box": [int(v * f) for v in d["box"]]} for d in photo.distresses],
+            photo.source)
     t["decode"] = clock() - s
     s = clock()
     grid = tile_grid(image.shape[0], image.shape[1], models.segmenter.size, overlap)

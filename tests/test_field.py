@@ -367,3 +367,36 @@ def test_mobilitenet_demo_photos_carry_their_type():
                                                          "longitudinal", "transverse"}
     rows = field.classify_types(photos, _fake_models().typer)
     assert sum(r["true"] == r["predicted"] for r in rows) == 5
+
+
+def test_load_models_falls_back_to_checkpoints_and_names_what_is_missing(tmp_path):
+    """Without the chapters' .tflite files the inspector runs their PyTorch checkpoints (and
+    says so); without Model 5's file the error names chapter 07's make command."""
+    import json
+
+    import torch
+
+    from roadlite.crack_classifier import PolatClassifier, save_classifier
+    from roadlite.segmentation.networks import LRCrackNet
+    from roadlite.upstream import Upstream
+
+    up = Upstream.at(tmp_path, "tiny")
+    for chapter, metrics in (("10_crack_classifier", {"img_size": 32}),
+                             ("11_crack_segmentation", {"img_size": 32, "width": 4}),
+                             ("07_quantization", {"classes": ["a", "b"],
+                                                  "models": {"model5_int8": {
+                                                      "tflite_file": "tflite/none.tflite"}}})):
+        up.dir(chapter).mkdir(parents=True)
+        (up.dir(chapter) / "metrics.json").write_text(json.dumps(metrics))
+    save_classifier(PolatClassifier(), up.dir("10_crack_classifier") / "models" /
+                    "crack_classifier.pt")
+    (up.dir("11_crack_segmentation") / "models").mkdir()
+    torch.save(LRCrackNet(4).state_dict(), up.dir("11_crack_segmentation") / "models" /
+               "student.pt")
+    models = pipeline.load_models(up, with_type=False)
+    assert set(models.labels().values()) == {"PyTorch checkpoint (no .tflite)"}
+    tiles = np.zeros((2, 32, 32, 3), np.uint8)
+    assert models.classifier.run(tiles).shape == (2,)
+    assert models.segmenter.run(tiles).shape == (2, 32, 32)
+    with pytest.raises(pipeline.MissingModelError, match="make 07_quantization PROFILE=tiny"):
+        pipeline.load_models(up, with_type=True)

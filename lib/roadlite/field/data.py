@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from roadlite.data import synthetic as syn
+from roadlite.data.locate import resolve_data_root
 from roadlite.data.real import detect_layout, scan_cfd, scan_deepcrack, scan_imagefolder
 from roadlite.imaging import png_bytes
 
@@ -159,7 +160,10 @@ def _read_mask(path: str | os.PathLike) -> np.ndarray:
 
 def folder_photos(root: str | os.PathLike, limit: int | None = None) -> list[Photo]:
     """Full-size photos with crack masks of a segmentation set: DeepCrack's test split (all
-    its images when it has none) or CFD's labelled images, through the book's scanners."""
+    its images when it has none) or CFD's labelled images, through the book's scanners.
+    ``root`` is a folder or a registered set's name (``data/deepcrack``; its copy in
+    ``../shared/data`` when not downloaded), as every ``data_root``."""
+    root = resolve_data_root(root)
     layout = detect_layout(root)
     if layout == "deepcrack":
         df = scan_deepcrack(root)
@@ -181,7 +185,7 @@ def type_photos(root: str | os.PathLike, limit: int | None = None) -> list[Photo
     """Photos with a distress type and no mask: an ImageFolder set such as MobiLiteNet's demo
     photos (``{train,val,test}/<Class>/``; its test split, else all), one distress per photo
     covering the whole photo (``whole``: Model 5 sees the photo resized, as the paper's app)."""
-    df = scan_imagefolder(root)
+    df = scan_imagefolder(resolve_data_root(root))
     df = df[df["split"] == "test"] if (df["split"] == "test").any() else df
     df = df.sort_values("path")
     if limit is not None:

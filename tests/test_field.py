@@ -182,6 +182,9 @@ def test_inspector_on_a_fake_model_set_finds_the_crack_exactly():
     skipped = 1 - len(r.flagged) / len(r.grid)
     assert all(c["tiles_skipped_share"] == pytest.approx(skipped) for c in s["gate_curve"])
     assert s["photos_per_second"] > 0
+    h = pipeline.headline_numbers(s)
+    assert h["f1"] == h["iou"] == h["f1_all"] == 100 and h["missed"] == 0
+    assert h["type_acc"] == 100 and h["len_err"] == 0
 
 
 def test_max_side_scales_photo_mask_and_pixel_size_together():

@@ -336,8 +336,9 @@ def field_test_section(found: dict[str, dict[str, Any]]) -> list[str]:
              _maybe(None if not pooled else f"{100 * pooled['f1']:.1f} / "
                     f"{100 * pooled['iou']:.1f}", "{}")],
             ["segmenter time saved by the gate / crack pixels it misses (%)", "–",
-             _maybe(None if not gate else f"{100 * gate['time_saved_share']:.0f} / "
-                    f"{100 * gate['missed_share_of_found']:.1f}", "{}")],
+             _maybe(None if not gate else f"{100 * gate['time_saved_share']:.0f} / " + (
+                 "–" if gate.get("missed_share_of_found") is None
+                 else f"{100 * gate['missed_share_of_found']:.1f}"), "{}")],
             ["crack length error, median (%)", "–",
              _maybe(None if s.get("length_error_relative_median") is None else
                     100 * s["length_error_relative_median"], "{:.0f}")],

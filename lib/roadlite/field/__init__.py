@@ -26,6 +26,7 @@ from .pipeline import (
     Models,
     TileModel,
     classify_types,
+    headline_numbers,
     inspect_photo,
     inspect_photos,
     load_models,
@@ -35,6 +36,6 @@ from .report import write_report
 from .tiling import Grid, cut_tiles, stitch, tile_grid
 
 __all__ = ["Grid", "Inspection", "MissingModelError", "Models", "Photo", "PhotoError",
-           "TileModel", "classify_types", "cut_tiles", "folder_photos", "generate_photo", "generated_photos",
+           "TileModel", "classify_types", "cut_tiles", "folder_photos", "generate_photo", "generated_photos", "headline_numbers",
            "inspect_photo", "inspect_photos", "load_models", "measure_mask", "skeletonize",
            "stitch", "summarize", "tile_grid", "type_photos", "user_photos", "write_report"]

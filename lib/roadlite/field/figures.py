@@ -52,13 +52,16 @@ def gate_figure(summary: dict, chosen: float | None = None):
     fig, ax = plt.subplots(figsize=(5.5, 4))
     if curve:
         x = [100 * c["tiles_skipped_share"] for c in curve]
-        y = [100 * c["missed_share_of_found"] for c in curve]
+        y = [np.nan if c["missed_share_of_found"] is None else 100 * c["missed_share_of_found"]
+             for c in curve]
         ax.plot(x, y, "o-")
         for c, xi, yi in zip(curve, x, y, strict=True):
             ax.annotate(f"{c['gate_threshold']:g}", (xi, yi), textcoords="offset points",
                         xytext=(4, 4), fontsize=8,
                         color="C3" if chosen is not None and abs(c["gate_threshold"] - chosen)
                         < 1e-9 else "0.3")
+    ax.set_xlim(-5, 105)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("tiles the segmenter skips (%)")
     ax.set_ylabel("crack pixels missed by the gate (%)")
     ax.set_title("the gate's trade (labels: gate threshold)")

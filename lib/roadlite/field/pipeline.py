@@ -420,8 +420,9 @@ def summarize(results: Sequence[Inspection]) -> dict[str, Any]:
                 "segment_ms_gated": 1000 * float(np.median(sec["segment_gated"])),
                 "time_saved_share": float(1 - np.sum(sec["segment_gated"])
                                           / max(np.sum(sec["segment_all"]), 1e-12)),
+                # None when the all-tile run found no crack pixel: nothing to miss
                 "missed_share_of_found": float(sum(r.truth["missed_by_gate"] for r in scored)
-                                               / found) if found else 0.0,
+                                               / found) if found else None,
                 "gt_outside_flagged_share": float(
                     sum(r.truth["gt_outside_flagged"] for r in scored)
                     / max(sum(r.truth["gt_crack_pixels"] for r in scored), 1))}
@@ -432,7 +433,7 @@ def summarize(results: Sequence[Inspection]) -> dict[str, Any]:
                  "tiles_skipped_share": 1 - sum(x["flagged"] for x in rows)
                  / sum(x["tiles"] for x in rows),
                  "missed_share_of_found": sum(x["missed"] for x in rows)
-                 / max(sum(x["found"] for x in rows), 1)}
+                 / sum(x["found"] for x in rows) if sum(x["found"] for x in rows) else None}
                 for rows in zip(*curves, strict=True)]
         for k in ("length_error_px", "mean_width_error_px"):
             v = np.array([r.truth[k] for r in scored])
@@ -445,3 +446,25 @@ def summarize(results: Sequence[Inspection]) -> dict[str, Any]:
         out["type_accuracy"] = float(np.mean([t["true"] == t["predicted"] for t in typed]))
         out["typed_distresses"] = len(typed)
     return out
+
+
+def headline_numbers(summary: dict[str, Any]) -> dict[str, float]:
+    """The chapter's numbers in prose (percentages where a share): pooled F1 and IoU (gated,
+    and F1 with every tile), the gate's saving and cost, time per photo, photos per second,
+    median length error, median mean-width error (pixels), type accuracy; NaN where the run
+    has none (no ground truth, nothing found to miss, no typed distress)."""
+    nan = float("nan")
+
+    def pct(v: Any) -> float:
+        return nan if v is None else 100 * float(v)
+
+    pooled, gate = summary.get("pooled") or {}, summary.get("gate") or {}
+    return {"f1": pct(pooled.get("f1")), "iou": pct(pooled.get("iou")),
+            "f1_all": pct((summary.get("pooled_all_tiles") or {}).get("f1")),
+            "saved": pct(gate.get("time_saved_share")),
+            "missed": pct(gate.get("missed_share_of_found")),
+            "ms_photo": float(summary["median_ms_inspection"]),
+            "pps": float(summary["photos_per_second"]),
+            "len_err": pct(summary.get("length_error_relative_median")),
+            "width_err": float(summary.get("mean_width_error_px_median_abs", nan)),
+            "type_acc": pct(summary.get("type_accuracy"))}

@@ -140,6 +140,11 @@ def test_generated_photo_is_reproducible_and_its_mask_marks_its_cracks():
     assert not cracks or darker[ma > 0].mean() > 5 + darker[ma == 0].mean()
 
 
+def test_generated_photos_reject_more_minimum_than_maximum_distresses():
+    with pytest.raises(ValueError, match="min_distresses = 4"):
+        field.generated_photos(1, 64, 64, distresses=(4, 2))
+
+
 # ------------------------------------------------------------- the pipeline, fake models
 
 def _fake_models(size: int = 32, with_type: bool = True) -> pipeline.Models:

@@ -144,6 +144,9 @@ def generated_photos(n: int, width: int, height: int, seed: int = 0,
                      distresses: tuple[int, int] = (2, 5), unit: float = 1.0) -> list[Photo]:
     """``n`` generated photos (PNG bytes, masks and distresses known), photo i from seed
     ``seed * 100_003 + i``; each holds ``distresses`` (low, high) distresses."""
+    if not 0 <= distresses[0] <= distresses[1]:
+        raise ValueError(f"distresses per photo: min_distresses = {distresses[0]} must lie in "
+                         f"[0, max_distresses = {distresses[1]}]")
     out = []
     for i in range(int(n)):
         s = int(seed) * 100_003 + i

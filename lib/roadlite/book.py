@@ -103,6 +103,13 @@ CHAPTERS: tuple[Chapter, ...] = (
                      "segmentation.data", "segmentation.train", "segmentation.speed",
                      "checkers.dmia"),
             paper="LR-CrackNet"),
+    # Ours: no paper composes the three papers' models on whole photos.
+    Chapter("12_field_test", "The field test: the three papers' models as one road inspector",
+            reads=("01_dataset", "07_quantization", "10_crack_classifier",
+                   "11_crack_segmentation"),
+            modules=("field.data", "field.tiling", "field.measure", "field.pipeline",
+                     "field.report", "field.figures", "field.command"),
+            paper="Ours"),
 )
 
 # MobiLiteNet's ladder (Fig. 5b of the paper), in the paper's order. The paper's numbers for

@@ -7,6 +7,7 @@
     roadlite bench                                    # = make bench
     roadlite latency FILE.tflite --threads 1          # LiteRT latency of any .tflite file
     roadlite download --list | NAME [DEST] | --all    # needs internet
+    roadlite inspect PHOTO_OR_FOLDER --out DIR [--artifacts A] [--profile P]   # chapter 12
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from roadlite.data.download import main as download_main
 
         return download_main(rest)
+    if cmd == "inspect":
+        from roadlite.field.command import main as inspect_main
+
+        return inspect_main(rest)
     print(f"roadlite: unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
     return 2
 

@@ -18,6 +18,7 @@ from roadlite.paper_numbers import (
     LR_CRACKNET,
     LR_CRACKNET_SOURCE,
     MOBILITENET,
+    MOBILITENET_FIELD_TESTS,
     MOBILITENET_SOURCE,
     POLAT,
     POLAT_SOURCE,
@@ -168,6 +169,7 @@ def render_results_page(profile: str, artifacts_root: str = "artifacts") -> str:
     parts += ["", *peers_section(found, models)]
     parts += ["", *polat_section(found)]
     parts += ["", *lr_cracknet_section(found)]
+    parts += ["", *field_test_section(found)]
     parts += ["", "## Where each number came from", ""]
     prov = []
     for chapter in SLUGS:
@@ -322,6 +324,38 @@ def polat_section(found: dict[str, dict[str, Any]]) -> list[str]:
             f"(backbone: {m.get('backbone_weights', '?')}). Precision, recall and F1 use the "
             f"standard definitions (the paper's printed Eqs. 4-6 swap precision and recall "
             f"and drop F1's factor 2)."]
+    return out
+
+
+def field_test_section(found: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown lines of the field test (Chapter 12_field_test, ours): the three models as one
+    inspector on whole photos, beside MobiLiteNet's field-test time, or a not-run line."""
+    out = ["## The field test: the three papers' models on whole photos (ours)", ""]
+    m = found.get("12_field_test", {}).get("metrics")
+    if not m:
+        return out + [f"Chapter `12_field_test`: {MISSING}."]
+    s = m.get("summary") or {}
+    pooled, gate = s.get("pooled") or {}, s.get("gate") or {}
+    head = MOBILITENET_FIELD_TESTS["headset"]
+    rows = [["pixel F1 / IoU of the stitched mask (%), pooled, threshold 0.5", "–",
+             _maybe(None if not pooled else f"{100 * pooled['f1']:.1f} / "
+                    f"{100 * pooled['iou']:.1f}", "{}")],
+            ["segmenter time saved by the gate / crack pixels it misses (%)", "–",
+             _maybe(None if not gate else f"{100 * gate['time_saved_share']:.0f} / " + (
+                 "–" if gate.get("missed_share_of_found") is None
+                 else f"{100 * gate['missed_share_of_found']:.1f}"), "{}")],
+            ["crack length error, median (%)", "–",
+             _maybe(None if s.get("length_error_relative_median") is None else
+                    100 * s["length_error_relative_median"], "{:.0f}")],
+            ["time per photo (ms)", f"{head['time_ms']} (classification app, "
+             f"{head['image_px']} px photos, Meta Quest 3)",
+             _maybe(s.get("median_ms_inspection"), "{:.0f} (1 CPU thread, "
+                    + ", ".join(s.get("photo_size") or []) + " px)")]]
+    out.append(_table(["quantity", "paper", "this run"], rows))
+    out += ["", f"No paper composes the three models: this chapter is ours. The *paper* entry "
+            f"quotes {MOBILITENET_SOURCE}'s field test (another task on another device). This "
+            f"run: {m.get('photos', '?')} {m.get('source', '?')} photos, tiles of "
+            f"{m.get('tile', '?')} px with an overlap of {m.get('overlap', '?')}."]
     return out
 
 

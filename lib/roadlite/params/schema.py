@@ -397,6 +397,41 @@ CHAPTER_PARAMS: dict[str, dict[str, Param]] = {
         "calibration_images": Param(int, "training images that calibrate the INT8 export",
                                     min=1, max=100_000),
     },
+    "12_field_test": {
+        "data_root": Param(str, "DeepCrack's or CFD's folder (a folder or data/deepcrack) whose "
+                                "full-size test photos and masks are inspected; None = "
+                                "generated photos", nullable=True, check=_folder_or_dataset),
+        "type_root": Param(str, "photos with a distress type and no mask (MobiLiteNet's demo "
+                                "set's {train,val,test}/<Class>/ layout, its test split) for "
+                                "Model 5 on whole photos; None = none", nullable=True,
+                           check=_folder_or_dataset),
+        "max_type_photos": Param(int, "photos of type_root, at most (None = all)", min=1,
+                                 max=1_000_000, nullable=True),
+        "n_photos": Param(int, "generated photos (without data_root)", min=1, max=100_000),
+        "max_photos": Param(int, "photos of data_root, at most (None = all)", min=1,
+                            max=1_000_000, nullable=True),
+        "photo_width": Param(int, "width of the generated photos (pixels)", min=32, max=8192,
+                             check=_multiple_of(2)),
+        "photo_height": Param(int, "height of the generated photos (pixels)", min=32,
+                              max=8192, check=_multiple_of(2)),
+        "min_distresses": Param(int, "distresses per generated photo, at least", min=0,
+                                max=100),
+        "max_distresses": Param(int, "distresses per generated photo, at most", min=1,
+                                max=100),
+        "overlap": Param(int, "pixels shared by neighbouring tiles (less than the segmenter's "
+                              "input size)", min=0, max=1024),
+        "gate_threshold": Param(float, "classifier probability from which a tile is segmented",
+                                min=0.0, max=1.0),
+        "compare_all_tiles": Param(bool, "also run the segmenter on every tile (the gate's "
+                                         "trade)"),
+        "mm_per_pixel": Param(float, "pixel size on the road (mm), for lengths and widths in "
+                                     "millimetres (an assumed value unless you know yours)",
+                              min=1e-4, max=1000.0),
+        "min_crack_pixels": Param(int, "connected crack regions smaller than this are specks, "
+                                       "not cracks", min=1, max=1_000_000),
+        "report_photos": Param(int, "photos in the chapter's HTML report", min=1,
+                               max=100_000),
+    },
 }
 
 CHAPTERS: tuple[str, ...] = book.SLUGS

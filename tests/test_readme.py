@@ -45,7 +45,7 @@ def test_readme_chapter_modules_are_the_independence_contract():
     assert len(independent) == 1
     rows = dict(_table_after(readme, "| layer (top to bottom) | modules |"))
     assert sorted(f"roadlite.{m}" for m in _names(rows["chapter modules"])
-                  if m != "exercises") == sorted(independent[0]["modules"])
+                  if m != "checkers") == sorted(independent[0]["modules"])
 
 
 def test_readme_chapter_modules_are_the_books_table():

@@ -340,19 +340,13 @@ def _torch_io_calls(tree: ast.AST) -> bool:
                and n.func.value.id == "torch" for n in ast.walk(tree))
 
 
-# Chapter 10's classifier is moving to save_model / load_model on another branch (issue 18);
-# drop this entry once it has.
-_PENDING = ("crack_classifier",)
-
-
 def test_one_resume_implementation_and_one_model_format():
     """torch.save / torch.load are called in two places only: the resume protocol (training
     checkpoints) and roadlite.models.checkpoint (saved models); no notebook calls them."""
     lib = Path(roadlite.__file__).parent
     callers = sorted(str(p.relative_to(lib)) for p in lib.rglob("*.py")
                      if _torch_io_calls(ast.parse(p.read_text())))
-    assert {c for c in callers if not c.startswith(_PENDING)} == {"models/checkpoint.py",
-                                                                   "training/resume.py"}
+    assert set(callers) == {"models/checkpoint.py", "training/resume.py"}
     for nb in sorted((lib.parents[1] / "notebooks").glob("*.ipynb")):
         for cell in json.loads(nb.read_text())["cells"]:
             if cell["cell_type"] == "code":

@@ -12,11 +12,16 @@ import pandas as pd
 import pytest
 
 from roadlite.evaluation import accuracy_intervals, bootstrap_accuracy_ci
-from roadlite.paper_numbers import MOBILITENET, POLAT
+from roadlite.paper_numbers import LR_CRACKNET, MOBILITENET, MOBILITENET_FIELD_TESTS, POLAT
 from roadlite.paper_vs_run import (
+    LR_CRACKNET_TEST_COLUMNS,
     POLAT_TEST_LABEL,
     ablation_table,
     before_after_table,
+    field_budget_table,
+    lr_cracknet_ablation_tables,
+    lr_cracknet_fps_ratios,
+    lr_cracknet_test_table,
     paper_vs_this_run,
     polat_test_table,
     polat_train_test_table,
@@ -250,3 +255,62 @@ def test_polat_train_test_table_appends_both_rows_and_names_a_missing_column():
     assert polat_train_test_table(mine).loc["paper, Table 3: test", "f1"] == POLAT["test"]["f1"]
     with pytest.raises(KeyError, match="dice"):
         polat_train_test_table(pd.DataFrame({"r": {"dice": 1.0}}).T)
+
+
+# ---- LR-CrackNet (chapter 11) ---------------------------------------------------------------------
+
+def test_lr_cracknet_test_table_puts_table_4_under_this_runs_rows():
+    scores = {"student (distilled)": {"precision": 80.0, "recall": 70.0, "f1": 74.0, "iou": 60.0,
+                                      "aiou": 75.0, "params": 1000.0, "extra": 1.0}}
+    table = lr_cracknet_test_table(scores)
+    paper4 = LR_CRACKNET["table4_deepcrack"]
+    assert list(table.index) == ["student (distilled)"] + [f"paper, DeepCrack: {k}" for k in paper4]
+    assert list(table.columns) == list(LR_CRACKNET_TEST_COLUMNS)  # "extra" is left out
+    assert table.loc["paper, DeepCrack: LR-CrackNet", "f1"] == paper4["LR-CrackNet"]["f1"]
+    assert pd.isna(table.loc["paper, DeepCrack: LR-CrackNet", "params"])  # not in Table IV
+    assert table.loc["student (distilled)", "aiou"] == 75.0
+
+
+def test_lr_cracknet_ablation_tables_fill_this_runs_f1_by_row_name():
+    scores = {"student (distilled)": {"f1": 80.0}, "U-Net": {"f1": 70.0},
+              "ablation: without RDLDC": {"f1": 75.0}, "ablation: L_Seg": {"f1": 60.0}}
+    t1, t2 = lr_cracknet_ablation_tables(scores)
+    assert list(t1.columns) == ["paper Table I f1", "paper Table I iou", "this run f1"]
+    assert list(t2.columns) == ["paper Table II fps_3090", "paper Table II f1",
+                                "paper Table II iou", "this run f1"]
+    assert t1.loc["+ L_LD (full)", "this run f1"] == 80.0 and t1.loc["L_Seg", "this run f1"] == 60.0
+    assert np.isnan(t1.loc["+ L_Dg", "this run f1"])
+    assert t2.loc["LR-CrackNet", "this run f1"] == 80.0
+    assert t2.loc["U-Net (Base, 32 ch.)", "this run f1"] == 70.0
+    assert t2.loc["without RDLDC", "this run f1"] == 75.0
+    assert t2.loc["LR-CrackNet", "paper Table II f1"] == LR_CRACKNET["table2_deepcrack"][
+        "LR-CrackNet"]["f1"]
+
+
+def test_lr_cracknet_fps_ratios_appends_the_papers_ratio():
+    mine = pd.Series({"fps_torch": 1.5, "fps_litert": 2.0})
+    out = lr_cracknet_fps_ratios(mine)
+    assert out.to_dict() == {"fps_torch": 1.5, "fps_litert": 2.0,
+                             "paper (RTX 3090)": LR_CRACKNET["fps_ratio_to_unet"]}
+    assert list(mine.index) == ["fps_torch", "fps_litert"]  # not changed
+    assert lr_cracknet_fps_ratios(mine, paper={"fps_ratio_to_unet": 0.5})["paper (RTX 3090)"] == 0.5
+
+
+# ---- the field test (chapter 12) ------------------------------------------------------------------
+
+def test_field_budget_table_beside_the_papers_two_apps():
+    summary = {"median_ms_inspection": 250.0, "photos_per_second": 4.0,
+               "photo_size": ["640x480", "1024x768"]}
+    paper = {"headset": {"time_ms": 100.0, "image_px": 320},
+             "headset_yolov8": {"time_ms": 400.0}}
+    table = field_budget_table(summary, paper=paper)
+    assert list(table.index) == ["this run (1 thread, CPU)", "paper: MobiLiteNet app, headset",
+                                 "paper: YOLOv8 app, headset"]
+    assert list(table.columns) == ["ms per photo", "photos per second", "photo size"]
+    assert table.loc["this run (1 thread, CPU)", "photo size"] == "640x480, 1024x768"
+    assert table.loc["paper: MobiLiteNet app, headset", "photos per second"] == 10.0
+    assert table.loc["paper: YOLOv8 app, headset", "ms per photo"] == 400.0
+    assert table.loc["paper: YOLOv8 app, headset", "photo size"] == "320x320"
+    default = field_budget_table(summary)
+    assert default.loc["paper: MobiLiteNet app, headset", "ms per photo"] == \
+        MOBILITENET_FIELD_TESTS["headset"]["time_ms"]

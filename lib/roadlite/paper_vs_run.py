@@ -13,7 +13,10 @@ its tests can give small made-up numbers.
 * :func:`ablation_table`, :func:`seed_ablation` -- chapter 09's ablation beside Fig. 5b, on
   one seed with bootstrap intervals and over seeds;
 * :func:`polat_test_table`, :func:`polat_train_test_table` -- chapter 10's metrics beside
-  Polat et al.'s Table 3 and text.
+  Polat et al.'s Table 3 and text;
+* :func:`lr_cracknet_test_table`, :func:`lr_cracknet_ablation_tables`,
+  :func:`lr_cracknet_fps_ratios` -- chapter 11's scores beside LR-CrackNet's Tables I, II, IV;
+* :func:`field_budget_table` -- chapter 12's time per photo beside the paper's field tests.
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ import numpy as np
 import pandas as pd
 
 from roadlite import book
-from roadlite.paper_numbers import MOBILITENET, POLAT
+from roadlite.paper_numbers import LR_CRACKNET, MOBILITENET, MOBILITENET_FIELD_TESTS, POLAT
 
 __all__ = [
     "PAPER_VS_THIS_RUN_COLUMNS",
+    "LR_CRACKNET_TEST_COLUMNS",
     "POLAT_TEST_LABEL",
     "ablation_table",
     "before_after_table",
+    "field_budget_table",
+    "lr_cracknet_ablation_tables",
+    "lr_cracknet_fps_ratios",
+    "lr_cracknet_test_table",
     "paper_vs_this_run",
     "polat_test_table",
     "polat_train_test_table",
@@ -249,3 +257,91 @@ def polat_train_test_table(table: pd.DataFrame,
                            f"{list(paper[split])}")
         out.loc[f"paper, Table 3: {split}"] = [paper[split][c] for c in table.columns]
     return out
+
+
+# ---- LR-CrackNet (chapter 11) ---------------------------------------------------------------------
+
+#: The columns of :func:`lr_cracknet_test_table`.
+LR_CRACKNET_TEST_COLUMNS = ("precision", "recall", "f1", "iou", "aiou", "params")
+
+
+def lr_cracknet_test_table(scores: Mapping[str, Mapping[str, float]],
+                           columns: Sequence[str] = LR_CRACKNET_TEST_COLUMNS,
+                           paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """Chapter 11's networks on the test split beside the paper's Table IV (Chapter
+    11_crack_segmentation).
+
+    ``scores``: ``{network: {column: value}}`` (e.g. :func:`roadlite.segmentation.train.evaluate`'s
+    scores in %, with ``params``); one row each with ``columns``, then one row per network of
+    Table IV, ``"paper, DeepCrack: <name>"`` (``paper``, default
+    :data:`roadlite.paper_numbers.LR_CRACKNET`; NaN for a column the paper does not give).
+    """
+    paper = LR_CRACKNET if paper is None else paper
+    rows = {f"paper, DeepCrack: {k}": v for k, v in paper["table4_deepcrack"].items()}
+    return pd.concat([pd.DataFrame(scores).T[list(columns)], pd.DataFrame(rows).T])
+
+
+def lr_cracknet_ablation_tables(scores: Mapping[str, Mapping[str, float]],
+                                paper: Mapping[str, Mapping[str, Any]] | None = None
+                                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's ablations on DeepCrack (Tables I and II) with this run's F1 beside them
+    (Chapter 11_crack_segmentation).
+
+    ``scores``: ``{network: {"f1": ...}}``; an ablation named ``"ablation: <row>"`` fills the
+    table row ``<row>``; ``"student (distilled)"`` fills Table I's ``"+ L_LD (full)"`` and
+    Table II's ``"LR-CrackNet"``, ``"U-Net"`` Table II's ``"U-Net (Base, 32 ch.)"``. The paper's
+    columns are prefixed ``"paper Table I "`` / ``"paper Table II "``; ``"this run f1"`` is NaN
+    where this run has no such network. ``paper``: default
+    :data:`roadlite.paper_numbers.LR_CRACKNET`. Returns ``(table I, table II)``.
+    """
+    paper = LR_CRACKNET if paper is None else paper
+    t1 = pd.DataFrame(paper["table1_deepcrack"]).T.add_prefix("paper Table I ")
+    t2 = pd.DataFrame(paper["table2_deepcrack"]).T.add_prefix("paper Table II ")
+    ours = {k.removeprefix("ablation: "): v for k, v in scores.items()}
+    for t in (t1, t2):
+        t["this run f1"] = [ours.get(k, {}).get("f1", np.nan) for k in t.index]
+    if "student (distilled)" in scores:
+        t2.loc["LR-CrackNet", "this run f1"] = scores["student (distilled)"]["f1"]
+        t1.loc["+ L_LD (full)", "this run f1"] = scores["student (distilled)"]["f1"]
+    if "U-Net" in scores:
+        t2.loc["U-Net (Base, 32 ch.)", "this run f1"] = scores["U-Net"]["f1"]
+    return t1, t2
+
+
+def lr_cracknet_fps_ratios(ratios: pd.Series,
+                           paper: Mapping[str, Any] | None = None) -> pd.Series:
+    """This run's frames-per-second ratios student / U-Net (e.g. ``fps_torch``,
+    ``fps_litert``) and then the paper's, ``"paper (RTX 3090)"`` (Table II; ``paper``, default
+    :data:`roadlite.paper_numbers.LR_CRACKNET`) (Chapter 11_crack_segmentation)."""
+    paper = LR_CRACKNET if paper is None else paper
+    out = ratios.copy()
+    out["paper (RTX 3090)"] = paper["fps_ratio_to_unet"]
+    return out
+
+
+# ---- the field test (chapter 12) ------------------------------------------------------------------
+
+def field_budget_table(summary: Mapping[str, Any],
+                       paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """Chapter 12's time per photo beside the paper's field tests on the headset (Chapter
+    12_field_test).
+
+    ``summary``: the run's ``median_ms_inspection``, ``photos_per_second`` and ``photo_size``
+    (a list of sizes); rows "this run (1 thread, CPU)", "paper: MobiLiteNet app, headset" and
+    "paper: YOLOv8 app, headset" (``paper``, default
+    :data:`roadlite.paper_numbers.MOBILITENET_FIELD_TESTS`), columns ms per photo, photos per
+    second, photo size. The paper's photo size is the headset's ``image_px`` for both apps.
+    """
+    paper = MOBILITENET_FIELD_TESTS if paper is None else paper
+    head, yolo = paper["headset"], paper["headset_yolov8"]
+    px = f"{head['image_px']}x{head['image_px']}"
+    return pd.DataFrame({
+        "this run (1 thread, CPU)": {"ms per photo": summary["median_ms_inspection"],
+                                     "photos per second": summary["photos_per_second"],
+                                     "photo size": ", ".join(summary["photo_size"])},
+        "paper: MobiLiteNet app, headset": {"ms per photo": head["time_ms"],
+                                            "photos per second": 1000 / head["time_ms"],
+                                            "photo size": px},
+        "paper: YOLOv8 app, headset": {"ms per photo": yolo["time_ms"],
+                                       "photos per second": 1000 / yolo["time_ms"],
+                                       "photo size": px}}).T

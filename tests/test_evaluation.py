@@ -11,14 +11,12 @@ from scipy import stats
 from roadlite.evaluation import (
     PAPER_CLASS_ABBREV,
     abbreviate,
-    ablation_table,
     bootstrap_accuracy_ci,
     collect_predictions,
     confusion,
     mcnemar_test,
     mean_std,
     paired_bootstrap,
-    paper_vs_this_run,
     pareto_front,
     per_class_report,
     plot_confusion,
@@ -223,94 +221,6 @@ def test_collect_predictions_takes_argmax_in_order_and_checks_the_split():
 
 # --------------------------------------------------------------------------- paper vs this run
 
-PAPER = {"mobilenet_v2": {"accuracy": 90.0, "accuracy_std": 0.5, "params": 1000,
-                          "size_mb": 4.0, "latency_ms_phone": 100.0},
-         "model5_int8": {"accuracy": 95.0, "accuracy_std": 0.25, "params": 500, "size_mb": None,
-                         "latency_ms_phone": 25.0},
-         "model1_eca": {"accuracy": 96.0, "accuracy_std": 1.0, "params": 1000, "size_mb": None}}
-
-
-def test_paper_vs_this_run_columns_labels_and_missing_paper_numbers():
-    entries = {"mobilenet_v2": {"accuracy": 0.5, "params": 1200, "macs": 3_000_000},
-               "extra_model": {"accuracy": 0.25, "params": 10, "macs": 1_000_000}}
-    table = paper_vs_this_run(entries, ["accuracy", "params", "macs", "paper_accuracy",
-                                        "paper_std", "paper_params"],
-                              img_size=64, paper=PAPER,
-                              extra_rows={"histogram": {"test accuracy (%)": 30.0}})
-    assert list(table.index) == ["MobileNetV2 (baseline)", "extra_model", "histogram"]
-    assert list(table.columns) == ["test accuracy (%)", "parameters", "MMACs @ 64",
-                                   "paper accuracy (%)", "paper ± std", "paper parameters"]
-    base = table.loc["MobileNetV2 (baseline)"]
-    assert base["test accuracy (%)"] == 50.0 and base["parameters"] == 1200
-    assert base["MMACs @ 64"] == 3.0 and base["paper accuracy (%)"] == 90.0
-    assert base["paper ± std"] == 0.5 and base["paper parameters"] == 1000
-    # a model the paper does not have: no paper numbers; an extra row: only what it gives
-    assert table.loc["extra_model", "test accuracy (%)"] == 25.0
-    assert table.loc["extra_model", ["paper accuracy (%)", "paper parameters"]].isna().all()
-    assert table.loc["histogram", "test accuracy (%)"] == 30.0
-    assert pd.isna(table.loc["histogram", "parameters"])
-
-
-def test_paper_vs_this_run_labels_custom_columns_and_errors():
-    entries = {"model5_int8": {"accuracy": 0.75, "params": 7}}
-    table = paper_vs_this_run(entries, ["paper_accuracy_pm", "paper_size_mb",
-                                        ("twice the params", lambda k, e: 2 * e["params"])],
-                              labels={"model5_int8": "M5"}, paper=PAPER)
-    assert table.loc["M5", "paper accuracy (%)"] == "95.00 ± 0.25"
-    assert table.loc["M5", "paper size (MB)"] is None  # the paper gives no number
-    assert table.loc["M5", "twice the params"] == 14
-    with pytest.raises(KeyError, match="unknown column"):
-        paper_vs_this_run(entries, ["accuracy", "speed"], paper=PAPER)
-    with pytest.raises(ValueError, match="img_size"):
-        paper_vs_this_run(entries, ["macs"], paper=PAPER)
-
-
-def test_paper_vs_this_run_uses_the_papers_numbers_by_default():
-    from roadlite.paper_numbers import MOBILITENET
-
-    table = paper_vs_this_run({"model4_pruned": {"accuracy": 0.9, "params": 1}},
-                              ["paper_accuracy", "paper_params"])
-    row = table.iloc[0]
-    assert row["paper accuracy (%)"] == MOBILITENET["model4_pruned"]["accuracy"]
-    assert row["paper parameters"] == MOBILITENET["model4_pruned"]["params"]
-
-
-def test_ablation_table_intervals_ratios_and_paper_columns():
-    y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
-    preds = {"mobilenet_v2": np.array([0, 1, 0, 1, 0, 1, 1, 0]),  # 6 of 8
-             "model5_int8": y.copy()}  # 8 of 8
-    table, cis = ablation_table(preds, y, params={"mobilenet_v2": 1000, "model5_int8": 400},
-                                size_bytes={"mobilenet_v2": 4_000_000, "model5_int8": 500_000},
-                                latency_ms={"mobilenet_v2": 8.0, "model5_int8": 2.0},
-                                n_boot=200, seed=3, level=0.9, paper=PAPER)
-    assert list(cis) == list(preds)
-    assert cis["mobilenet_v2"] == bootstrap_accuracy_ci(y, preds["mobilenet_v2"], n_boot=200,
-                                                        seed=3, level=0.9)
-    assert cis["model5_int8"] == {"accuracy": 1.0, "ci_low": 1.0, "ci_high": 1.0}
-    assert list(table.index) == ["MobileNetV2 (baseline)", "Model 5 (+INT8)"]
-    assert list(table.columns) == [
-        "accuracy (%)", "90 % interval", "paper accuracy (%)", "parameters", "paper parameters",
-        ".tflite (MB)", "paper size (MB)", "latency vs MobileNetV2",
-        "paper latency vs MobileNetV2 (P40)"]
-    m5, base = table.loc["Model 5 (+INT8)"], table.loc["MobileNetV2 (baseline)"]
-    assert base["accuracy (%)"] == 75.0 and m5["accuracy (%)"] == 100.0
-    lo, hi = cis["mobilenet_v2"]["ci_low"], cis["mobilenet_v2"]["ci_high"]
-    assert base["90 % interval"] == f"{100 * lo:.1f}–{100 * hi:.1f}"
-    assert m5["90 % interval"] == "100.0–100.0"
-    assert m5["paper accuracy (%)"] == "95.00 ± 0.25"
-    assert m5["parameters"] == 400 and m5["paper parameters"] == 500
-    assert m5[".tflite (MB)"] == 0.5 and base["paper size (MB)"] == 4.0
-    assert m5["latency vs MobileNetV2"] == 0.25 and base["latency vs MobileNetV2"] == 1.0
-    assert m5["paper latency vs MobileNetV2 (P40)"] == 0.25
-    # a model without a phone time in the paper has no paper ratio
-    table2, _ = ablation_table({"mobilenet_v2": y, "model1_eca": y}, y,
-                               params={"mobilenet_v2": 1, "model1_eca": 1},
-                               size_bytes={"mobilenet_v2": 1, "model1_eca": 1},
-                               latency_ms={"mobilenet_v2": 1.0, "model1_eca": 3.0}, paper=PAPER)
-    assert table2.loc["Model 1 (+ECA)", "paper latency vs MobileNetV2 (P40)"] is None
-    assert table2.loc["Model 1 (+ECA)", "latency vs MobileNetV2"] == 3.0
-
-
 def test_recipe_vs_peers_verdicts_and_the_sentence():
     from roadlite.evaluation import recipe_verdict, recipe_vs_peers
 
@@ -353,7 +263,8 @@ def test_recipe_vs_peers_verdicts_and_the_sentence():
 # ---- over seeds ----------------------------------------------------------------------------------
 
 def test_accuracies_over_seeds_and_the_seed_ablation_agree_with_numpy():
-    from roadlite.evaluation import accuracies_over_seeds, plot_seed_ablation, seed_ablation
+    from roadlite.evaluation import accuracies_over_seeds, plot_seed_ablation, summarise_seeds
+    from roadlite.paper_numbers import MOBILITENET
 
     y = np.array([0, 1, 2, 3] * 5)
     rng = np.random.default_rng(0)
@@ -366,18 +277,17 @@ def test_accuracies_over_seeds_and_the_seed_ablation_agree_with_numpy():
 
     acc = accuracies_over_seeds(["mobilenet_v2", "model5_int8"], {s: loader(s) for s in (0, 1, 2)})
     assert sorted(acc) == [0, 1, 2] and all(0 <= a <= 1 for d in acc.values() for a in d.values())
-    table, summary = seed_ablation(acc)
+    summary = summarise_seeds(acc)
     values = [acc[s]["model5_int8"] for s in (0, 1, 2)]
     m5 = summary["models"]["model5_int8"]
     assert m5["n"] == 3 and m5["values"] == values
     assert m5["mean"] == pytest.approx(np.mean(values))
     assert m5["std"] == pytest.approx(np.std(values, ddof=1))
-    row = table.loc["Model 5 (+INT8)"]
-    assert row["mean accuracy (%)"] == pytest.approx(100 * np.mean(values))
-    assert row["paper accuracy (%)"] == "96.38 ± 0.15"
-    assert row["per seed (%)"] == " / ".join(f"{100 * v:.1f}" for v in values)
-    assert summary["seeds"] == [0, 1, 2]
-    fig = plot_seed_ablation(summary)
+    assert summary["seeds"] == [0, 1, 2] and list(summary["models"]) == ["mobilenet_v2",
+                                                                       "model5_int8"]
+    with pytest.raises(ValueError, match="no seeds"):
+        summarise_seeds({})
+    fig = plot_seed_ablation(summary, MOBILITENET)
     assert len(fig.axes[0].get_xticklabels()) == 2
 
 

@@ -26,7 +26,6 @@ from roadlite.models import (
 from roadlite.paper_numbers import MOBILITENET
 from roadlite.prune import (
     IMPORTANCES,
-    before_after_table,
     channel_table,
     expected_param_fraction,
     layer_groups,
@@ -417,24 +416,3 @@ def test_prune_and_finetune_steps_seeds_criterion_and_checkpoints(tmp_path):
         f"{results[1].best_val_accuracy:.3f}")
 
 
-def test_before_after_table():
-    entries = {"model3_kd": {"params": 1_000_000, "macs": 40_000_000, "accuracy": 0.8},
-               "model4_pruned": {"params": 500_000, "macs": 10_000_000, "accuracy": 0.6}}
-    paper = {"model3_kd": {"params": 900, "accuracy": 97.0},
-             "model4_pruned": {"params": 450, "accuracy": 97.0}}
-    table = before_after_table(entries, 96, labels=["Model 3", "Model 4"], paper=paper)
-    assert list(table.index) == ["Model 3", "Model 4", "Model 4 / Model 3"]
-    assert list(table.columns) == ["parameters", "MMACs @ 96", "fp32 size (MB)",
-                                   "test accuracy (%)", "paper parameters", "paper accuracy (%)"]
-    assert table.loc["Model 3", "MMACs @ 96"] == 40.0
-    assert table.loc["Model 3", "fp32 size (MB)"] == 4.0
-    assert table.loc["Model 4", "test accuracy (%)"] == 60.0
-    ratio = table.loc["Model 4 / Model 3"]
-    assert ratio["parameters"] == 0.5 and ratio["MMACs @ 96"] == 0.25
-    assert ratio["test accuracy (%)"] == pytest.approx(0.75)
-    assert ratio["paper parameters"] == 0.5 and ratio["paper accuracy (%)"] == 1.0
-    default = before_after_table(entries, 64)  # labels: the keys; the paper's own numbers
-    assert list(default.index) == ["model3_kd", "model4_pruned", "model4_pruned / model3_kd"]
-    assert default.loc["model4_pruned", "paper parameters"] == MOBILITENET["model4_pruned"]["params"]
-    with pytest.raises(ValueError, match="two entries"):
-        before_after_table({"model3_kd": entries["model3_kd"]}, 96)

@@ -62,7 +62,6 @@ from roadlite.measure import (
     random_images,
     time_callable,
 )
-from roadlite.paper_numbers import MOBILITENET
 
 __all__ = [
     "MATRIX_COLUMNS",
@@ -238,29 +237,23 @@ def median_ms(table: pd.DataFrame, model: str, runtime: str, threads: int,
 
 
 def time_reductions(table: pd.DataFrame, threads: Sequence[int], final: str = "model5_int8",
-                    references: Mapping[str, str] | None = None, runtime: str = "LiteRT",
-                    paper: Mapping[str, Mapping[str, Any]] | None = None
+                    references: Mapping[str, str] | None = None, runtime: str = "LiteRT"
                     ) -> dict[str, dict[str, float]]:
     """How much less end-to-end time ``final`` takes than each reference model, in % (Chapter
     08_benchmark): 100 (1 - t(final) / t(reference)).
 
     ``references`` maps a name to a model key (default: MobileNetV2 and ResNet, as the paper
-    compares). One row per thread count in ``runtime`` (``"<runtime>, <t> thread(s)"``), then
-    the paper's phone and headset (Fig. 6b, from ``paper``, default
-    :data:`roadlite.paper_numbers.MOBILITENET`), each ``{"vs <name> (%)": reduction}``.
+    compares). One row per thread count in ``runtime`` (``"<runtime>, <t> thread(s)"``), each
+    ``{"vs <name> (%)": reduction}``; :func:`roadlite.paper_vs_run.time_reductions_vs_paper`
+    adds the paper's rows.
     """
     references = references or {"MobileNetV2": "mobilenet_v2", "ResNet": "resnet18"}
-    paper = MOBILITENET if paper is None else paper
     out: dict[str, dict[str, float]] = {}
     for t in threads:
         mine = median_ms(table, final, runtime, t)
         out[f"{runtime}, {t} thread(s)"] = {
             f"vs {name} (%)": 100 * (1 - mine / median_ms(table, ref, runtime, t))
             for name, ref in references.items()}
-    for device_name, col in (("paper: Huawei P40", "latency_ms_phone"),
-                             ("paper: Meta Quest 3", "latency_ms_headset")):
-        out[device_name] = {f"vs {name} (%)": 100 * (1 - paper[final][col] / paper[ref][col])
-                            for name, ref in references.items()}
     return out
 
 

@@ -51,12 +51,10 @@ from roadlite.models.eca import ECA
 from roadlite.models.layer_plan import layer_plan, sync_block_attributes
 from roadlite.models.mobilenet import MobileNetV2
 from roadlite.models.summary import count_macs, count_params
-from roadlite.paper_numbers import MOBILITENET
 from roadlite.training import FitResult, TrainConfig, fit
 
 __all__ = [
     "IMPORTANCES",
-    "before_after_table",
     "channel_table",
     "expected_param_fraction",
     "layer_groups",
@@ -429,33 +427,3 @@ def prune_and_finetune(
     prune_channels(model, img_size, ratio=ratio, steps=steps, round_to=round_to,
                    finetune=finetune)
     return results
-
-
-def before_after_table(entries: Mapping[str, Mapping[str, Any]], img_size: int,
-                       labels: Sequence[str] | None = None,
-                       paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """Pruning's before / after table (Chapter 06_pruning).
-
-    ``entries`` holds two entries of ``metrics["models"]``, before and after pruning, by model
-    key (``accuracy``, ``params``, ``macs`` at ``img_size`` px). One row each, named by
-    ``labels`` (default: the keys): parameters, MMACs, float32 size (4 bytes per parameter),
-    test accuracy (%), and the paper's parameters and accuracy (``paper``, default
-    :data:`roadlite.paper_numbers.MOBILITENET`); a third row, "<after> / <before>", divides
-    the two.
-    """
-    if len(entries) != 2:
-        raise ValueError(f"before_after_table needs two entries (before, after), got {len(entries)}")
-    paper = MOBILITENET if paper is None else paper
-    labels = list(entries) if labels is None else list(labels)
-    if len(labels) != 2:
-        raise ValueError(f"two labels needed, got {labels}")
-    rows = {}
-    for label, (key, e) in zip(labels, entries.items(), strict=True):
-        rows[label] = {"parameters": e["params"], f"MMACs @ {img_size}": e["macs"] / 1e6,
-                       "fp32 size (MB)": 4 * e["params"] / 1e6,
-                       "test accuracy (%)": 100 * e["accuracy"],
-                       "paper parameters": paper[key]["params"],
-                       "paper accuracy (%)": paper[key]["accuracy"]}
-    table = pd.DataFrame(rows).T
-    table.loc[f"{labels[1]} / {labels[0]}"] = table.loc[labels[1]] / table.loc[labels[0]]
-    return table

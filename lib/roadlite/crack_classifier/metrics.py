@@ -76,14 +76,13 @@ PERCENT_COLUMNS = ("accuracy", "precision", "recall", "f1", "dice", "iou", "soft
                    "average_precision")
 
 
-def metrics_table(metrics: dict[str, dict], paper: dict | None = None,
-                  columns: Sequence[str] = PERCENT_COLUMNS) -> pd.DataFrame:
+def metrics_table(metrics: dict[str, dict], columns: Sequence[str] = PERCENT_COLUMNS
+                  ) -> pd.DataFrame:
     """Chapter 10_crack_classifier: rows of :func:`binary_metrics` in %, one per name (a
-    variant's label), and the paper's row (``paper``: ``{"label": ..., column: % value}``)."""
+    variant's label). The paper's rows beside them: :func:`roadlite.paper_vs_run.polat_test_table`
+    and :func:`roadlite.paper_vs_run.polat_train_test_table`."""
     rows = {VARIANT_LABELS.get(k, k): {c: 100 * m[c] for c in columns} for k, m in
             metrics.items()}
-    if paper:
-        rows[paper["label"]] = {c: paper.get(c, np.nan) for c in columns}
     return pd.DataFrame(rows).T
 
 

@@ -5,8 +5,9 @@ One concern a module, as in the other chapters' packages:
 * :mod:`.metrics` -- confusion matrices, per-class reports with the paper's class labels
   (BR, LO, MA, TR), McNemar's test, paired and single bootstrap intervals, mean ± std, the
   Pareto front;
-* :mod:`.tables` -- every model's predictions on the one test split, "paper vs this run", the
-  ablation table, the ablation over seeds, the recipe against its peers;
+* :mod:`.tables` -- every model's predictions on the one test split, their bootstrap intervals,
+  the accuracies over seeds, the recipe against its peers (the tables beside the paper's
+  numbers are :mod:`roadlite.paper_vs_run`'s);
 * :mod:`.figures` -- the confusion heatmap, the accuracy-latency-size plot, the seeds plot.
 
 The names of all three are handed on here (``from roadlite.evaluation import ...``). Labels are
@@ -28,29 +29,25 @@ from .metrics import (
     per_class_report,
 )
 from .tables import (
-    PAPER_VS_THIS_RUN_COLUMNS,
-    ablation_table,
     accuracies_over_seeds,
+    accuracy_intervals,
     collect_predictions,
-    paper_vs_this_run,
     recipe_verdict,
     recipe_vs_peers,
-    seed_ablation,
+    summarise_seeds,
 )
 
 __all__ = [
     "PAPER_CLASS_ABBREV",
-    "PAPER_VS_THIS_RUN_COLUMNS",
     "abbreviate",
-    "ablation_table",
     "accuracies_over_seeds",
+    "accuracy_intervals",
     "bootstrap_accuracy_ci",
     "collect_predictions",
     "confusion",
     "mcnemar_test",
     "mean_std",
     "paired_bootstrap",
-    "paper_vs_this_run",
     "pareto_front",
     "per_class_report",
     "plot_confusion",
@@ -58,5 +55,5 @@ __all__ = [
     "plot_seed_ablation",
     "recipe_verdict",
     "recipe_vs_peers",
-    "seed_ablation",
+    "summarise_seeds",
 ]

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from roadlite import book
-from roadlite.paper_numbers import MOBILITENET
 
 from .metrics import pareto_front
 
@@ -108,13 +107,13 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, size: str | None = None,
     return fig
 
 
-def plot_seed_ablation(summary: Mapping[str, Any],
-                       paper: Mapping[str, Mapping[str, Any]] | None = None, ax: Any = None):
+def plot_seed_ablation(summary: Mapping[str, Any], paper: Mapping[str, Mapping[str, Any]],
+                       ax: Any = None):
     """Each model's accuracy in every seed (dots), their mean ± std (bar), and the paper's value
-    ± spread where it has the model (Chapter 09_confusion); returns the figure."""
+    ± spread where ``paper`` (e.g. :data:`roadlite.paper_numbers.MOBILITENET`, which the
+    notebook hands in) has the model (Chapter 09_confusion); returns the figure."""
     import matplotlib.pyplot as plt
 
-    paper = MOBILITENET if paper is None else paper
     models = summary["models"]
     keys = list(models)
     if ax is None:

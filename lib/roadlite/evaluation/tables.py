@@ -1,6 +1,6 @@
-"""Chapter 09_confusion's tables: every model's predictions on the one test split, "paper vs this
-run" (chapters 03-05 and 09), the ablation table beside the paper's Fig. 5b, the ablation over
-seeds (``make book SEEDS=N``), and the recipe against its peers."""
+"""Chapter 09_confusion's tables: every model's predictions on the one test split, their
+bootstrap intervals, the accuracies over seeds (``make book SEEDS=N``), and the recipe against
+its peers. The tables beside the paper's numbers are :mod:`roadlite.paper_vs_run`'s."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from roadlite import book
-from roadlite.paper_numbers import MOBILITENET
 
 from .metrics import bootstrap_accuracy_ci, mean_std, paired_bootstrap
 
@@ -40,105 +39,17 @@ def collect_predictions(keys: Iterable[str], load: Callable[[str], Mapping[str, 
     return preds, y_true, classes
 
 
-# The columns paper_vs_this_run knows: name -> (header, value of this run's entry ("ours") or
-# of the paper's numbers ("paper")). "{img_size}" in a header is filled in.
-_OURS_COLUMNS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
-    "accuracy": ("test accuracy (%)", lambda e: 100 * e["accuracy"]),
-    "params": ("parameters", lambda e: e["params"]),
-    "macs": ("MMACs @ {img_size}", lambda e: e["macs"] / 1e6),
-}
-_PAPER_COLUMNS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
-    "paper_accuracy": ("paper accuracy (%)", lambda p: p["accuracy"]),
-    "paper_std": ("paper ± std", lambda p: p["accuracy_std"]),
-    "paper_accuracy_pm": ("paper accuracy (%)",
-                          lambda p: f"{p['accuracy']:.2f} ± {p['accuracy_std']:.2f}"),
-    "paper_params": ("paper parameters", lambda p: p["params"]),
-    "paper_size_mb": ("paper size (MB)", lambda p: p.get("size_mb")),
-}
-PAPER_VS_THIS_RUN_COLUMNS = tuple(_OURS_COLUMNS) + tuple(_PAPER_COLUMNS)
-Column = str | tuple[str, Callable[[str, Mapping[str, Any]], Any]]
+def accuracy_intervals(preds: Mapping[str, Any], y_true: Any, *, n_boot: int = 2000,
+                       seed: int = 0, level: float = 0.95) -> dict[str, dict[str, float]]:
+    """Every model's test accuracy with its bootstrap interval (Chapter 09_confusion).
 
-
-def paper_vs_this_run(entries: Mapping[str, Mapping[str, Any]], columns: Sequence[Column], *,
-                      labels: Mapping[str, str] | None = None, img_size: int | None = None,
-                      extra_rows: Mapping[str, Mapping[str, Any]] | None = None,
-                      paper: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """The "paper vs this run" table of chapters 03-05 and 09 (Chapter 09_confusion).
-
-    ``entries`` maps a model key to its entry of ``metrics["models"]`` (``accuracy``, ``params``,
-    ``macs``, ...); one row each, in that order, named ``labels[key]``, else the book's label
-    (:func:`roadlite.book.model`), else the key. ``columns`` are, in order, names of
-    :data:`PAPER_VS_THIS_RUN_COLUMNS` -- this run's ``accuracy`` (in %), ``params``, ``macs``
-    (millions, at ``img_size`` px), and the paper's ``paper_accuracy``, ``paper_std``,
-    ``paper_accuracy_pm`` (the paper's "value ± spread"), ``paper_params``, ``paper_size_mb`` -- or
-    ``(header, function(key, entry))`` pairs for other columns. The paper's numbers come from
-    ``paper`` (default :data:`roadlite.paper_numbers.MOBILITENET`); a model the paper does not
-    have gets no paper columns (NaN), a number the paper does not give is None. ``extra_rows``
-    (``{row name: {header: value}}``) are appended as they are, e.g. a baseline that is not a
-    model of the ladder.
+    ``preds``: each model's predicted classes on the test split ``y_true``. Returns
+    ``{key: {"accuracy", "ci_low", "ci_high"}}`` (:func:`bootstrap_accuracy_ci` with ``n_boot``,
+    ``seed``, ``level``), in the order of ``preds``; the ablation table beside the paper is
+    :func:`roadlite.paper_vs_run.ablation_table`.
     """
-    paper = MOBILITENET if paper is None else paper
-    labels = labels or {}
-    unknown = [c for c in columns if isinstance(c, str) and c not in PAPER_VS_THIS_RUN_COLUMNS]
-    if unknown:
-        raise KeyError(f"unknown column(s) {unknown}; known: {', '.join(PAPER_VS_THIS_RUN_COLUMNS)}")
-    if "macs" in columns and img_size is None:
-        raise ValueError("the 'macs' column needs img_size")
-    rows: dict[str, dict[str, Any]] = {}
-    for key, entry in entries.items():
-        label = labels.get(key) or book.label(key)
-        row: dict[str, Any] = {}
-        for col in columns:
-            if not isinstance(col, str):
-                header, value = col
-                row[header] = value(key, entry)
-            elif col in _OURS_COLUMNS:
-                header, value = _OURS_COLUMNS[col]
-                row[header.format(img_size=img_size)] = value(entry)
-            elif key in paper:
-                header, value = _PAPER_COLUMNS[col]
-                row[header] = value(paper[key])
-        rows[label] = row
-    rows.update({name: dict(r) for name, r in (extra_rows or {}).items()})
-    return pd.DataFrame(rows).T
-
-
-def ablation_table(preds: Mapping[str, Any], y_true: Any, params: Mapping[str, int],
-                   size_bytes: Mapping[str, int], latency_ms: Mapping[str, float], *,
-                   n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                   reference: str = "mobilenet_v2", reference_name: str = "MobileNetV2",
-                   paper: Mapping[str, Mapping[str, Any]] | None = None
-                   ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
-    """The ablation table of chapter 09 beside the paper's Fig. 5b (Chapter 09_confusion).
-
-    One row per model of ``preds`` (predicted classes on the test split ``y_true``): accuracy
-    (%) with its bootstrap interval (:func:`bootstrap_accuracy_ci` with ``n_boot``, ``seed``,
-    ``level``), the paper's value ± spread, parameters (``params``), ``.tflite`` size in MB
-    (``size_bytes``), end-to-end latency relative to ``reference`` (``latency_ms``), each beside
-    the paper's number (:func:`paper_vs_this_run`; its latency ratio from the Huawei P40 times;
-    ``reference_name`` names ``reference`` in the headers).
-    Returns ``(table, intervals)``, ``intervals[key]`` being the bootstrap's
-    ``{"accuracy", "ci_low", "ci_high"}``.
-    """
-    paper = MOBILITENET if paper is None else paper
-    cis = {key: bootstrap_accuracy_ci(y_true, p, n_boot=n_boot, seed=seed, level=level)
-           for key, p in preds.items()}
-    ref_phone = paper[reference]["latency_ms_phone"]
-
-    def paper_ratio(key: str, _entry: Mapping[str, Any]) -> float | None:
-        phone = paper.get(key, {}).get("latency_ms_phone")
-        return phone / ref_phone if phone else None
-
-    columns: list[Column] = [
-        ("accuracy (%)", lambda k, _e: 100 * cis[k]["accuracy"]),
-        (f"{int(100 * level)} % interval",
-         lambda k, _e: f"{100 * cis[k]['ci_low']:.1f}–{100 * cis[k]['ci_high']:.1f}"),
-        "paper_accuracy_pm", "params", "paper_params",
-        (".tflite (MB)", lambda k, _e: size_bytes[k] / 1e6), "paper_size_mb",
-        (f"latency vs {reference_name}", lambda k, _e: latency_ms[k] / latency_ms[reference]),
-        (f"paper latency vs {reference_name} (P40)", paper_ratio)]
-    table = paper_vs_this_run({k: {"params": params[k]} for k in preds}, columns, paper=paper)
-    return table, cis
+    return {key: bootstrap_accuracy_ci(y_true, p, n_boot=n_boot, seed=seed, level=level)
+            for key, p in preds.items()}
 
 
 def accuracies_over_seeds(keys: Sequence[str],
@@ -163,17 +74,14 @@ def accuracies_over_seeds(keys: Sequence[str],
     return out
 
 
-def seed_ablation(acc_by_seed: Mapping[int, Mapping[str, float]],
-                  paper: Mapping[str, Mapping[str, Any]] | None = None
-                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The ablation over seeds beside the paper's value ± spread (Chapter 09_confusion).
+def summarise_seeds(acc_by_seed: Mapping[int, Mapping[str, float]]) -> dict[str, Any]:
+    """Each model's accuracy over seeds (Chapter 09_confusion).
 
     ``acc_by_seed`` is :func:`accuracies_over_seeds`'s ``{seed: {key: accuracy}}`` (fractions).
-    One row per model (the first seed's order): the number of seeds, the mean and the sample
-    standard deviation (:func:`mean_std`, in % and points), the lowest and highest seed, each
-    seed's accuracy, and the paper's value ± spread. Returns ``(table, summary)``; ``summary`` is
-    ``{"seeds": [...], "models": {key: {"n", "mean", "std", "values"}}}`` (fractions) for
-    ``metrics.json``.
+    Returns ``{"seeds": [...], "models": {key: {"n", "mean", "std", "values"}}}`` (fractions;
+    the mean and the sample standard deviation by :func:`mean_std`; models in the first seed's
+    order) for ``metrics.json``; the table beside the paper's value ± spread is
+    :func:`roadlite.paper_vs_run.seed_ablation`.
     """
     seeds = sorted(acc_by_seed)
     if not seeds:
@@ -184,21 +92,7 @@ def seed_ablation(acc_by_seed: Mapping[int, Mapping[str, float]],
         values = [float(acc_by_seed[s][key]) for s in seeds if key in acc_by_seed[s]]
         mean, std = mean_std(values)
         models[key] = {"n": len(values), "mean": mean, "std": std, "values": values}
-
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f}"
-
-    columns: list[Column] = [
-        ("seeds", lambda k, _e: models[k]["n"]),
-        ("mean accuracy (%)", lambda k, _e: 100 * models[k]["mean"]),
-        ("std (points)", lambda k, _e: 100 * models[k]["std"]),
-        ("lowest–highest (%)", lambda k, _e: f"{pct(min(models[k]['values']))}–"
-                                              f"{pct(max(models[k]['values']))}"),
-        ("per seed (%)", lambda k, _e: " / ".join(pct(v) for v in models[k]["values"])),
-        "paper_accuracy_pm"]
-    table = paper_vs_this_run({k: {} for k in keys}, columns,
-                              paper=MOBILITENET if paper is None else paper)
-    return table, {"seeds": seeds, "models": models}
+    return {"seeds": seeds, "models": models}
 
 
 def recipe_vs_peers(y_true: Any, preds: Mapping[str, Any], latency_ms: Mapping[str, float],

@@ -26,9 +26,9 @@ def outputs_written(run_dir: Any, skip: Iterable[str] = (), top_level: bool = Fa
     ``dir`` is taken). Every file below the folder is listed, except those inside a folder named
     in ``skip`` (e.g. ``("checkpoints",)``). ``top_level=True`` lists the folder's own entries
     (files and folders) instead."""
-    folder = Path(getattr(run_dir, "dir", run_dir))
     if not isinstance(run_dir, (str, os.PathLike)) and not hasattr(run_dir, "dir"):
         raise TypeError(f"run_dir must be a folder or a Run, not {type(run_dir).__name__}")
+    folder = Path(getattr(run_dir, "dir", run_dir))
     if not folder.is_dir():
         raise FileNotFoundError(f"run_dir {folder} is not a folder")
     skip = set([skip] if isinstance(skip, str) else skip)

@@ -115,3 +115,45 @@ def test_the_imports_and_parameters_pass_the_parameter_check(path):
     else:
         raise AssertionError(f"{path.name}: no cell calls validate_params")
     validate_params(path.stem, ns, check_upstream=False)
+
+
+def definitions_outside_solutions(source: str) -> list[str]:
+    """Names of the functions, classes and lambdas bound to names that ``source`` defines
+    outside an exercise's solution: a definition is the exercise's when a ``### BEGIN
+    SOLUTION`` line (roadlite.student_edition.BEGIN) lies inside it."""
+    from roadlite.student_edition import BEGIN
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # e.g. IPython magics
+        return []
+    marks = [i for i, line in enumerate(source.splitlines(), 1) if line.strip() == BEGIN]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if not any(node.lineno <= m <= node.end_lineno for m in marks):
+                found.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Lambda):
+            found.append(f"lambda at line {node.lineno}")
+    return found
+
+
+def test_definitions_outside_solutions_finds_what_it_says():
+    solution = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    assert definitions_outside_solutions(solution) == []
+    helper = "def g():\n    return 1\nclass C:\n    pass\nh = lambda: 2\nk = sorted(key=len)\n"
+    assert definitions_outside_solutions(helper) == ["g", "C", "lambda at line 5"]
+    assert definitions_outside_solutions(helper + solution) == ["g", "C", "lambda at line 5"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_cells_define_no_functions_but_the_exercises_solutions(path):
+    """A helper a chapter needs lives in roadlite, with a docstring and a test; a chapter cell
+    defines a function only around an exercise's solution (which the student edition strips)."""
+    found = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] == "code":
+            found += [f"cell {i}: {name}"
+                      for name in definitions_outside_solutions("".join(cell["source"]))]
+    assert not found, f"{path.name}: definitions outside a solution (move them into roadlite): " \
+                      + "; ".join(found)

@@ -33,7 +33,9 @@ from roadlite.prune import (
     prune_channels,
     pruning_plan,
     sensitivity_scan,
+    split_accuracy,
 )
+from roadlite.training import normalize
 
 IMG = 64
 
@@ -416,3 +418,22 @@ def test_prune_and_finetune_steps_seeds_criterion_and_checkpoints(tmp_path):
         f"{results[1].best_val_accuracy:.3f}")
 
 
+def test_split_accuracy_is_the_accuracy_of_the_models_predictions(tiny_net):
+    net = tiny_net(num_classes=3).train()
+    x = torch.randint(0, 256, (10, 3, 8, 8), dtype=torch.uint8)
+    predicted = net.eval()(normalize(x)).argmax(1)
+    y = predicted.clone()
+    y[:4] = (y[:4] + 1) % 3  # four labels the model gets wrong
+    net.train()
+    evaluate = split_accuracy((x, y))
+    assert evaluate(net) == pytest.approx(0.6)
+    assert not net.training  # predict_logits puts the model in eval mode, as fit's validation
+    assert split_accuracy((x, predicted))(net) == 1.0
+
+
+def test_split_accuracy_rejects_a_bad_split():
+    x = torch.zeros(3, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        split_accuracy((x, torch.zeros(2, dtype=torch.long)))
+    with pytest.raises(ValueError, match="split must be a pair"):
+        split_accuracy((x,))

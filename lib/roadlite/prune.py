@@ -51,7 +51,7 @@ from roadlite.models.eca import ECA
 from roadlite.models.layer_plan import layer_plan, sync_block_attributes
 from roadlite.models.mobilenet import MobileNetV2
 from roadlite.models.summary import count_macs, count_params
-from roadlite.training import FitResult, TrainConfig, fit
+from roadlite.training import FitResult, TrainConfig, accuracy, fit, predict_logits
 
 __all__ = [
     "IMPORTANCES",
@@ -63,6 +63,7 @@ __all__ = [
     "prune_channels",
     "pruning_plan",
     "sensitivity_scan",
+    "split_accuracy",
 ]
 
 #: Importance criteria :func:`prune_channels` accepts by name.
@@ -311,6 +312,23 @@ def channel_table(before: nn.Module, after: nn.Module) -> pd.DataFrame:
                      "out_before": io[2], "out_after": io[3], "params_before": pb,
                      "params_after": pa, "kept": pa / pb if pb else float("nan")})
     return pd.DataFrame(rows)
+
+
+def split_accuracy(split: Sequence[torch.Tensor]) -> Callable[[nn.Module], float]:
+    """The ``evaluate`` of :func:`sensitivity_scan` for one split (Chapter 06_pruning): a
+    function that returns a model's accuracy on ``split`` = (uint8 images [N,3,H,W], labels
+    [N]), computed by :func:`roadlite.training.predict_logits` (which puts the model in eval
+    mode)."""
+    if len(split) != 2:
+        raise ValueError(f"split must be a pair (images, labels), not {len(split)} items")
+    x, y = split
+    if len(x) != len(y):
+        raise ValueError(f"split holds {len(x)} images but {len(y)} labels")
+
+    def evaluate(model: nn.Module) -> float:
+        return accuracy(predict_logits(model, x), y)
+
+    return evaluate
 
 
 def sensitivity_scan(

@@ -236,3 +236,56 @@ def test_compare_with_torch_on_logits_labels_and_returned_logits(tiny_fp32):
     assert row_t == row
     with pytest.raises(ValueError, match="shape"):
         compare_with_torch(ref[:3], path, x)
+
+
+def test_export_check_compares_with_the_architectures_logits_and_saves_predictions(
+        tmp_path, monkeypatch):
+    """Chapter 07's check: an INT8 key is compared with its architecture's PyTorch logits, a
+    key with logits of its own with those; the interpreter's logits land in <key>.npz."""
+    from roadlite import export
+
+    calls = []
+
+    def fake_compare(ref, path, x, num_threads, y_true, return_logits):
+        calls.append((ref, path, num_threads))
+        assert return_logits and x is xs
+        return {"file": str(path), "accuracy": 0.5}, ref + 1
+
+    monkeypatch.setattr(export, "compare_with_torch", fake_compare)
+    xs, y = np.zeros((2, 3, 8, 8), np.float32), np.array([0, 1])
+    logits = {"model4_pruned": np.eye(2), "mobilenet_v2": np.zeros((2, 2))}
+    check = export.ExportCheck(xs, y, ["a", "b"], logits, tmp_path / "predictions", 3)
+    assert check("model5_int8", "m5.tflite") == {"file": "m5.tflite", "accuracy": 0.5}
+    check("mobilenet_v2", "mnv2.tflite")
+    assert [c[0] is logits[k] for c, k in zip(calls, ("model4_pruned", "mobilenet_v2"),
+                                              strict=True)] == [True, True]
+    assert calls[0][2] == 3
+    saved = np.load(tmp_path / "predictions" / "model5_int8.npz")
+    assert saved["logits"].tolist() == (np.eye(2) + 1).tolist()
+    assert saved["y_true"].tolist() == [0, 1] and saved["classes"].tolist() == ["a", "b"]
+    with pytest.raises(KeyError, match="resnet18"):
+        check("resnet18", "r.tflite")
+
+
+def test_exports_record_is_chapter_07s_models_entry():
+    from roadlite.export import exports_record
+    from roadlite.models.summary import count_params
+
+    def row(name, acc):
+        return {"file": name, "size_bytes": 10, "accuracy": acc, "max_abs_diff": 0.1,
+                "top1_agreement": 0.9}
+
+    rows = {"model4_pruned": row("m4.tflite", 0.8), "model5_int8": row("m5.tflite", 0.7),
+            "model5_int8_dynamic": row("m5d.tflite", 0.75)}
+    net = nn.Sequential(nn.Linear(3, 2))
+    rec = exports_record(rows, {"model4_pruned": net}, ["model5_int8_dynamic", "model5_int8"])
+    assert list(rec) == list(rows)
+    assert rec["model4_pruned"] == {"tflite_size_bytes": 10, "tflite_accuracy": 0.8,
+                                    "tflite_max_abs_diff": 0.1, "tflite_top1_agreement": 0.9,
+                                    "tflite_file": "tflite/m4.tflite"}
+    assert rec["model5_int8"]["architecture"] == "model4_pruned + int8"
+    assert rec["model5_int8_dynamic"]["architecture"] == "model4_pruned + int8_dynamic"
+    assert rec["model5_int8"]["params"] == count_params(net) == 8
+    assert rec["model5_int8"]["accuracy"] == 0.7
+    with pytest.raises(KeyError, match="model5_fast_int8"):
+        exports_record(rows, {"model4_pruned": net}, ["model5_fast_int8"])

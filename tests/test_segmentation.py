@@ -503,3 +503,50 @@ def test_deepcrack_real_split_keeps_test_images_out_of_training():
     test_paths = set(df[df["split"] == "test"]["path"])
     assert not any(a in set(df[df["split"] != "test"]["path"]) for a, _ in removed)
     assert all(b in test_paths for _, b in removed)
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                 strict=True))
+
+
+def test_chapter_phases_are_the_chapters_calls_of_train_phase(tmp_path):
+    """ChapterPhases (chapter 11's phase helpers) reseeds, builds and trains as the chapter did
+    by hand: the same weights as direct train_phase calls, checkpoints under checkpoints/."""
+    import copy
+
+    from roadlite.segmentation.phases import ChapterPhases
+
+    data = _toy()
+    params = {"seed": 3, "crop": 16, "val_every": 1, "width": 8, "disc_width": 8,
+              "student_epochs": 1, "student_lr": 1e-3, "batch_size": 4, "optimizer": "adam",
+              "weight_decay": 0.0, "scheduler": "cosine", "device": "cpu", "progress": False}
+    phases = ChapterPhases(params, data, data, tmp_path / "checkpoints")
+    torch.manual_seed(0)
+    teacher = networks.LRCrackNet(8, boundary_input=True)
+    phases.teacher(teacher, "image", 1, 1e-3, "teacher_image")
+    torch.manual_seed(99)  # the student reseeds: what ran before does not matter
+    student, res = phases.student("student", teacher)
+    init = networks.UNet(8)
+    start = copy.deepcopy(init.state_dict())
+    plain, res_plain = phases.plain("alone", init)
+    assert plain is init and res.best_epoch == 1 and res_plain.best_epoch == 1
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {
+        "teacher_image", "student", "alone"}
+
+    cfg = train.phase_config(params, 1, 1e-3)
+    torch.manual_seed(3)
+    ref = networks.LRCrackNet(8)
+    disc = AttentionDiscriminator(8)
+    train.train_phase(ref, data, data, cfg, tmp_path / "ref", "student", crop=16, val_every=1,
+                      teacher=teacher, discriminator=disc, name="student", log=str)
+    assert _same_weights(student, ref)
+    ref_plain = networks.UNet(8)
+    ref_plain.load_state_dict(start)
+    torch.manual_seed(3)
+    train.train_phase(ref_plain, data, data, cfg, tmp_path / "ref_plain", "plain", crop=16,
+                      val_every=1, name="alone", log=str)
+    assert _same_weights(plain, ref_plain)
+    # without the discriminator the student trains otherwise (a different phase fingerprint)
+    no_disc, _ = phases.student("no_disc", teacher, discriminator=False)
+    assert not _same_weights(no_disc, student)

@@ -138,6 +138,7 @@ def test_exercise_cells_come_before_the_long_experiments():
     or export call precedes it."""
     slow = ("fit(", "train_kd_students(", "prune_and_finetune(", "sensitivity_scan(",
             "export_tflite(", "evaluate_and_save(", "student_phase(", "plain_phase(",
+            "train_phase(", "phases.teacher(", "phases.student(", "phases.plain(",
             "benchmark_tflite(")
     for chapter in EXERCISE_CHAPTERS:
         nb = load(ROOT / "exercises" / f"{chapter}.ipynb")

@@ -4,19 +4,21 @@
 * :func:`outputs_written` lists the files a run wrote, for the notebook's "Outputs written"
   section;
 * :func:`glue_number` glues a number for the prose (myst-nb ``glue``) and glues ``"n/a"`` where
-  the run has no number (None or NaN), so a page never shows ``nan %``.
+  the run has no number (None or NaN), so a page never shows ``nan %``;
+* :func:`glue_lookup` glues a number found along a path of keys in a run's record, NaN where the
+  run did not make it (chapter 10_crack_classifier's optional measures).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
-__all__ = ["glue_number", "outputs_written"]
+__all__ = ["glue_lookup", "glue_number", "outputs_written"]
 
 
 def outputs_written(run_dir: Any, skip: Iterable[str] = (), top_level: bool = False) -> list[str]:
@@ -58,3 +60,29 @@ def glue_number(name: str, value: Any, scale: float = 1.0, fmt: str | None = Non
         glued = format(number, fmt) if fmt is not None else number
     glue(name, glued, display=False)
     return glued
+
+
+def _lookup(value: Any, keys: tuple) -> Any:
+    for key in keys:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise TypeError(f"glue_lookup: cannot look up {key!r} in a {type(value).__name__}")
+        value = value.get(key)
+    return value
+
+
+def glue_lookup(name: str, value: Any, *keys: Any, scale: float = 1.0,
+                glue: Callable[..., Any] | None = None) -> float:
+    """Glue ``scale * float(value[keys[0]][keys[1]]...)`` under ``name`` (myst-nb's ``glue``,
+    not displayed) and return it; NaN when ``value`` or a key along the way is missing (None or
+    absent) -- chapter 10_crack_classifier's measures that a run may not make.
+
+    ``glue`` replaces myst-nb's function (for tests).
+    """
+    found = _lookup(value, keys)
+    number = math.nan if found is None else scale * float(found)
+    if glue is None:
+        from myst_nb import glue
+    glue(name, number, display=False)
+    return number

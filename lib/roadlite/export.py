@@ -23,20 +23,23 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from roadlite import book
 from roadlite.artifacts import atomic_path
 from roadlite.data.loading import IMAGENET_MEAN, IMAGENET_STD
 from roadlite.imaging import image_hw
+from roadlite.models.summary import count_params
 
-__all__ = ["DecomposedHardswish", "PixelInput", "TFLiteModel", "TFLiteModelError",
-           "compare_with_torch", "export_pixel_model", "export_tflite", "int8_friendly_hardswish",
-           "max_abs_diff", "pixel_batches"]
+__all__ = ["DecomposedHardswish", "ExportCheck", "PixelInput", "TFLiteModel", "TFLiteModelError",
+           "compare_with_torch", "export_pixel_model", "export_tflite", "exports_record",
+           "int8_friendly_hardswish", "max_abs_diff", "pixel_batches"]
 
 QUANTIZATION_MODES = (None, "dynamic", "static")
 _PROGRESS_ENV = "LITERT_TORCH_SHOW_PROGRESS"
@@ -482,3 +485,62 @@ def compare_with_torch(
     row["max_abs_diff"] = float(np.abs(out - ref).max())
     row["top1_agreement"] = float((out.argmax(1) == ref.argmax(1)).mean())
     return (row, out) if return_logits else row
+
+
+@dataclass
+class ExportCheck:
+    """Chapter 07_quantization's check of each exported file on the test set.
+
+    Calling it with a model key and its ``.tflite`` file runs :func:`compare_with_torch` against
+    the PyTorch logits of the key (or, for a key with no logits of its own, such as an INT8
+    model, of its architecture in the book's table), saves the interpreter's predictions as
+    ``<predictions_dir>/<key>.npz`` (``y_true``, ``logits``, ``classes``: chapter 09 reads them)
+    and returns the comparison row.
+    """
+
+    x: np.ndarray
+    y_true: np.ndarray
+    classes: Sequence[str]
+    torch_logits: Mapping[str, np.ndarray]
+    predictions_dir: Path
+    num_threads: int = 1
+
+    def reference(self, key: str) -> np.ndarray:
+        """The PyTorch logits a file of ``key`` is compared with."""
+        arch = key if key in self.torch_logits else book.model(key).architecture
+        if arch not in self.torch_logits:
+            raise KeyError(f"ExportCheck: no PyTorch logits for {key!r} (architecture {arch!r})")
+        return self.torch_logits[arch]
+
+    def __call__(self, key: str, path: str | os.PathLike) -> dict:
+        row, out = compare_with_torch(self.reference(key), path, self.x,
+                                      num_threads=self.num_threads, y_true=self.y_true,
+                                      return_logits=True)
+        target = Path(self.predictions_dir) / f"{key}.npz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(target, y_true=self.y_true, logits=out, classes=np.array(self.classes))
+        return row
+
+
+def exports_record(rows: Mapping[str, Mapping], models: Mapping[str, nn.Module],
+                   quantized: Iterable[str]) -> dict[str, dict]:
+    """Chapter 07_quantization's ``models`` entry of ``metrics.json``: each exported file's
+    LiteRT measures (``tflite_size_bytes``, ``tflite_accuracy``, ``tflite_max_abs_diff``,
+    ``tflite_top1_agreement``, ``tflite_file``) from its :class:`ExportCheck` row; the
+    ``quantized`` keys (the INT8 models, which exist only as files) also get ``accuracy``,
+    ``params`` (of their PyTorch architecture in ``models``) and ``architecture``
+    (``"<architecture> + int8"``, ``"..._dynamic"`` for a key ending in "dynamic").
+    """
+    out: dict[str, dict] = {}
+    for key, r in rows.items():
+        out[key] = {"tflite_size_bytes": r["size_bytes"], "tflite_accuracy": r["accuracy"],
+                    "tflite_max_abs_diff": r["max_abs_diff"],
+                    "tflite_top1_agreement": r["top1_agreement"],
+                    "tflite_file": f"tflite/{r['file']}"}
+    for key in quantized:
+        if key not in out:
+            raise KeyError(f"exports_record: quantized model {key!r} has no export row")
+        base = book.model(key).architecture
+        out[key].update(accuracy=rows[key]["accuracy"], params=count_params(models[base]),
+                        architecture=f"{base} + int8" + ("_dynamic" * key.endswith("dynamic")))
+    return out

@@ -6,5 +6,6 @@
 * :mod:`.discriminator` -- the attention-enhanced discriminator (directional-spatial attention);
 * :mod:`.metrics` -- pooled precision / recall / F1 / IoU / AIoU, ODS / OIS;
 * :mod:`.data` -- the chapter's image / mask pairs in memory, its manifest, the DeepCrack split;
-* :mod:`.train` -- the three training phases.
+* :mod:`.train` -- the three training phases;
+* :mod:`.phases` -- the chapter's runs of them with its parameters (teacher, student, plain).
 """

@@ -218,7 +218,7 @@ def test_a_patch_set_without_any_crack_patch_is_a_clear_error(tmp_path):
     root = tmp_path / "blank"
     _img(root / "test_img" / "0.png", size=(64, 64))
     _save_mask(root / "test_lab" / "0.png", np.zeros((64, 64), bool), "white")
-    with pytest.raises(DataError, match=r"blank.*0 crack and 4 intact patch"):
+    with pytest.raises(DataError, match=r"blank.*patch_size = 32.*0 crack and 4 intact"):
         crack_patches(root, "blank", patch_size=32, img_size=32, max_per_class=4)
 
 

@@ -409,10 +409,9 @@ def test_load_models_falls_back_to_checkpoints_and_names_what_is_missing(tmp_pat
     says so); without Model 5's file the error names chapter 07's make command."""
     import json
 
-    import torch
-
     from roadlite.crack_classifier import PolatClassifier, save_classifier
     from roadlite.segmentation.networks import LRCrackNet
+    from roadlite.segmentation.train import save_network
     from roadlite.upstream import Upstream
 
     up = Upstream.at(tmp_path, "tiny")
@@ -426,8 +425,7 @@ def test_load_models_falls_back_to_checkpoints_and_names_what_is_missing(tmp_pat
     save_classifier(PolatClassifier(), up.dir("10_crack_classifier") / "models" /
                     "crack_classifier.pt")
     (up.dir("11_crack_segmentation") / "models").mkdir()
-    torch.save(LRCrackNet(4).state_dict(), up.dir("11_crack_segmentation") / "models" /
-               "student.pt")
+    save_network(LRCrackNet(4), up.dir("11_crack_segmentation") / "models" / "student.pt")
     models = pipeline.load_models(up, with_type=False)
     assert set(models.labels().values()) == {"PyTorch checkpoint (no .tflite)"}
     tiles = np.zeros((2, 32, 32, 3), np.uint8)

@@ -161,10 +161,11 @@ def load_models(up: Upstream, with_type: bool = True, allow_torch: bool = True) 
     if f11.is_file():
         segmenter = tflite_model("LR-CrackNet student", f11, "segmenter")
     elif allow_torch and (d11 / "models" / "student.pt").is_file():
-        from roadlite.segmentation.networks import LRCrackNet
+        from roadlite.models import load_model
+        from roadlite.segmentation import train as _registers_chapter_11s_networks  # noqa: F401
 
-        net = LRCrackNet(int(m11["width"]))
-        net.load_state_dict(torch.load(d11 / "models" / "student.pt", map_location="cpu"))
+        # saved by chapter 11 as every model of the book (roadlite.models.save_model)
+        net = load_model(d11 / "models" / "student.pt", arch="lr_cracknet")
         segmenter = torch_model("LR-CrackNet student", net, int(m11["img_size"]), "segmenter")
     else:
         raise MissingModelError(f"{f11} does not exist: run "

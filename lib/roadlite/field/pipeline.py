@@ -164,7 +164,6 @@ def load_models(up: Upstream, with_type: bool = True, allow_torch: bool = True) 
         from roadlite.models import load_model
         from roadlite.segmentation import train as _registers_chapter_11s_networks  # noqa: F401
 
-        # saved by chapter 11 as every model of the book (roadlite.models.save_model)
         net = load_model(d11 / "models" / "student.pt", arch="lr_cracknet")
         segmenter = torch_model("LR-CrackNet student", net, int(m11["img_size"]), "segmenter")
     else:

@@ -349,6 +349,32 @@ def test_missing_patch_sets_are_skipped_with_the_reason(tmp_path):
     assert sets == {} and "is not a folder" in skipped[str(tmp_path / "nope")]
 
 
+def test_chapter_10_cuts_its_patch_sets_before_training():
+    """A patch set that gives no patch (patch_size too large for its images, masks that hold no
+    crack) stops chapter 10 before its training, not after it (issue 19)."""
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks"
+                     / "10_crack_classifier.ipynb").read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    cut = [i for i, s in enumerate(code) if "load_patch_sets(" in s]
+    train = [i for i, s in enumerate(code) if "fit(" in s]
+    assert cut and train and max(cut) < min(train)
+
+
+@pytest.mark.realdata
+def test_patch_sets_leave_the_global_random_generators_alone():
+    """Cutting the patch sets draws from its own seed: cut before or after training, the
+    training's numbers are the same (chapter 10 cuts them first)."""
+    root = shared("deepcrack")
+    torch.manual_seed(3)
+    np.random.seed(3)
+    t_state, np_state = torch.get_rng_state(), np.random.get_state()
+    sets, _ = load_patch_sets([str(root)], 128, 32, 4, seed=0, max_images=3)
+    assert len(sets["deepcrack"]) > 0
+    assert torch.equal(torch.get_rng_state(), t_state)
+    after = np.random.get_state()
+    assert np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
+
+
 # --------------------------------------------------------------------------- training core options
 
 

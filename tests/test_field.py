@@ -3,6 +3,7 @@ fake model set, the HTML report and the errors of `roadlite inspect`."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -296,6 +297,32 @@ def test_inspect_errors_name_the_problem_in_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("roadlite inspect: error: "), r.stderr
         assert message in lines[0], lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_field_photos_use_the_books_one_mask_and_image_reader(tmp_path):
+    """Chapter 12 reads a mask file as chapters 01, 10 and 11 do (issue 19): a red mask marks
+    the same cracks as a white one, a grey-level mask is refused naming the file; a 16-bit grey
+    photo is scaled to 8 bits, not clipped to white."""
+    from roadlite.data import DataError
+    from roadlite.field.data import decode, folder_photos
+
+    (tmp_path / "image").mkdir()
+    (tmp_path / "masks_png").mkdir()
+    Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(tmp_path / "image" / "001.jpg")
+    crack = np.zeros((40, 48), bool)
+    crack[10:13, 5:40] = True
+    red = np.zeros((40, 48, 3), np.uint8)
+    red[crack] = (255, 0, 0)
+    Image.fromarray(red).save(tmp_path / "masks_png" / "001.png")
+    (photo,) = folder_photos(tmp_path)
+    assert np.array_equal(photo.mask.astype(bool), crack)
+    ramp = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (40, 1))
+    Image.fromarray(ramp).save(tmp_path / "masks_png" / "001.png")
+    with pytest.raises(DataError, match="001.png"):
+        folder_photos(tmp_path)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 20), 4000, np.uint16)).save(buf, format="PNG")
+    assert decode(buf.getvalue()).max() == 16  # 4000 / 65535 of the range, not 255
 
 
 def test_user_photos_lists_a_folders_images_sorted(tmp_path):

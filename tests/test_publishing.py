@@ -137,6 +137,28 @@ def test_an_empty_or_cut_short_notebook_is_never_left_without_a_line(tmp_path, m
     assert _unchanged(final, before)
 
 
+def test_a_killed_kernel_ends_in_one_line_and_keeps_the_staging_folder(tmp_path, monkeypatch,
+                                                                       capsys):
+    from nbclient.exceptions import DeadKernelError
+
+    final, before = _last_good(tmp_path)
+
+    def fake(src, out, **kw):
+        stage = _kernel_wrote(final)
+        (stage / "checkpoints").mkdir()
+        (stage / "checkpoints" / "last.pt").write_bytes(b"x")
+        Path(out).write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
+                             '"nbformat_minor": 5}')
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    assert _run(tmp_path) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "kernel died" in line and "rerun continues" in line and str(final) in line
+    assert (staging_dir(final) / "checkpoints" / "last.pt").exists()  # a rerun resumes
+    assert _unchanged(final, before)
+
+
 def test_a_failed_run_keeps_its_complete_notebook(tmp_path, monkeypatch, capsys):
     final, _ = _last_good(tmp_path)
 

@@ -108,6 +108,10 @@ class StorageError(RuntimeError):
     not ours to write. The message is one line naming the folder."""
 
 
+class KernelDiedError(RuntimeError):
+    """The chapter's kernel died (killed, out of memory): the message is one line."""
+
+
 #: errno values that mean "this folder cannot take a file": full, over quota, read-only
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 NO_PERMISSION = (errno.EACCES, errno.EPERM)
@@ -200,6 +204,7 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
     names the bad one), the upstream chapters (:class:`UpstreamMissingError`) and the chapter's
     lock (:class:`~roadlite.artifacts.ChapterLockedError` names the run that holds it)."""
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     root = repo_root()
     params = resolve_params(chapter, profile, split_overrides(chapter, overrides or {}, strict),
@@ -245,6 +250,11 @@ def run_chapter(chapter: str, profile: str, overrides: dict[str, Any] | None = N
                     f"unchanged in {out_dir}") from None
             where = (f"the executed notebook is at {kept}" if kept else
                      "no executed notebook could be saved (it was empty or cut short)")
+            if isinstance(exc, DeadKernelError):  # kill -9, out of memory: no cell error to show
+                raise KernelDiedError(
+                    f"{chapter} stopped: its kernel died (killed, or out of memory); {where}; "
+                    f"the last good result (if any) is unchanged in {out_dir}; a rerun "
+                    f"continues from what the run saved") from None
             print(f"!! {chapter} failed; {where}; the last good result (if any) is unchanged "
                   f"in {out_dir}", file=sys.stderr)
             raise
@@ -370,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StorageError as e:
         print(f"!! storage error: {e}", file=sys.stderr)
+        return 1
+    except KernelDiedError as e:
+        print(f"!! {e}", file=sys.stderr)
         return 1
     except OSError as e:
         if e.errno not in DISK_FULL:

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 from roadlite.data import synthetic as syn
 from roadlite.data.locate import resolve_data_root
 from roadlite.data.real import detect_layout, scan_cfd, scan_deepcrack, scan_imagefolder
-from roadlite.imaging import png_bytes
+from roadlite.imaging import as_8bit, image_size, png_bytes, read_mask
 
 # the distress kinds a generated photo holds, by chapter 01's class names
 KINDS = ("longitudinal", "transverse", "alligator", "broken_marking")
@@ -156,9 +156,10 @@ def generated_photos(n: int, width: int, height: int, seed: int = 0,
     return out
 
 
-def _read_mask(path: str | os.PathLike) -> np.ndarray:
-    a = np.asarray(Image.open(path).convert("L"))
-    return (a > 127).astype(np.uint8)
+def _read_mask(path: str | os.PathLike, image_path: str | os.PathLike) -> np.ndarray:
+    # the book's one mask reader (roadlite.imaging.MASK_RULE): a red, white or grey mask reads
+    # the same, a grey-level or wrong-sized mask is refused naming the file
+    return read_mask(path, image_size=image_size(image_path), image_path=image_path)
 
 
 def folder_photos(root: str | os.PathLike, limit: int | None = None) -> list[Photo]:
@@ -180,7 +181,7 @@ def folder_photos(root: str | os.PathLike, limit: int | None = None) -> list[Pho
     df = df.sort_values("path")
     if limit is not None:
         df = df.head(int(limit))
-    return [Photo(Path(p).stem, Path(p).read_bytes(), _read_mask(m), [], layout)
+    return [Photo(Path(p).stem, Path(p).read_bytes(), _read_mask(m, p), [], layout)
             for p, m in zip(df["path"], df["mask_path"], strict=True)]
 
 
@@ -206,7 +207,7 @@ def decode(data: bytes, name: str = "photo") -> np.ndarray:
     """RGB uint8 [H, W, 3] of an encoded image; :class:`PhotoError` when it is not one."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            return np.array(im.convert("RGB"))
+            return np.array(as_8bit(im, name).convert("RGB"))  # 16-bit grey scaled, not clipped
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise PhotoError(f"{name} is not an image that can be read ({e})") from None
 

@@ -1,22 +1,9 @@
 """Latency of one image end to end: preprocessing, inference, result (Chapter 08_benchmark).
 
 MobiLiteNet reports the time a phone needs per image from the photo to the answer. The book
-measures the same pipeline on the host CPU with :mod:`roadlite.measure` (the timer and the
-pipeline, which chapters 10 and 11 use too; this module hands its names on), split in three
-timed stages:
-
-1. **preprocess** -- decode a PNG/JPEG file held in memory (bytes, as a camera or a file read
-   delivers it), resize it to the model's input size (bilinear), scale to [0, 1], normalise
-   with the ImageNet mean/std and lay it out as a float32 batch of one, NCHW;
-2. **inference** -- the LiteRT interpreter (:func:`benchmark_tflite`, XNNPACK on the CPU) or
-   PyTorch eager (:func:`benchmark_torch`);
-3. **postprocess** -- softmax, argmax and the label lookup.
-
-``end_to_end`` is the time of the three together, measured per run (so its median is not the sum
-of the stage medians). Every figure is a :class:`LatencyStats`: after untimed warm-up runs, at
-least ``runs`` timed runs with :func:`time.perf_counter_ns`, summarised by median, quartiles,
-IQR, minimum and mean. The garbage collector is paused while timing (as :mod:`timeit` does), so
-a collection does not land in one stage by chance.
+measures the same pipeline on the host CPU with :mod:`roadlite.measure` (the three timed stages
+preprocess, inference, postprocess, and the timer; chapters 10 and 11 use it too; this module
+hands its names on).
 
 This module adds the benchmark matrix (every model, runtime and thread count:
 :func:`benchmark_matrix`, :func:`matrix_table`, :func:`time_reductions`, :func:`cost_table`),

@@ -18,10 +18,8 @@ from PIL import Image
 from roadlite.data import (
     DataError,
     DataNotFoundError,
-    detect_layout,
+    crack_mask_set,
     resolve_data_root,
-    scan_cfd,
-    scan_deepcrack,
 )
 from roadlite.imaging import read_image
 
@@ -109,17 +107,8 @@ def balance_patches(ps: PatchSet, max_per_class: int, seed: int = 0) -> PatchSet
 
 def segmentation_pairs(root: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:
     """(layout, [(image, mask), ...]) of a DeepCrack-style set (its test split) or of CFD (its
-    labelled images), through the book's scanners (Chapter 10_crack_classifier)."""
-    layout = detect_layout(root)
-    if layout == "deepcrack":
-        df = scan_deepcrack(root)
-        df = df[df["split"] == "test"] if (df["split"] == "test").any() else df
-    elif layout == "cfd":
-        df = scan_cfd(root)
-    else:
-        raise DataError(f"{root}: a {layout} layout has no crack masks; crack patches need "
-                        f"DeepCrack's ({{train,test}}_img/ + _lab/) or CFD's (image/ + "
-                        f"masks_png/)")
+    labelled images), through :func:`roadlite.data.crack_mask_set` (Chapter 10_crack_classifier)."""
+    layout, df = crack_mask_set(root)
     return layout, list(zip(df["path"], df["mask_path"], strict=True))
 
 

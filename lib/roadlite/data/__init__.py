@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "crack_mask_set": "real",
     "ChecksumError": "download",
     "DATASETS": "catalogue",
     "DatasetInfo": "catalogue",

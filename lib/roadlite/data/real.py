@@ -425,6 +425,24 @@ _SCANNERS = {
 }
 
 
+def crack_mask_set(root: str | os.PathLike) -> tuple[str, pd.DataFrame]:
+    """(layout, manifest) of a segmentation set with crack masks: DeepCrack's test split (all its
+    images when it has none) or CFD's labelled images, sorted by path (chapters 10_crack_classifier
+    and 12_field_test cut patches and read whole photos from it). Another layout is a
+    :class:`DataError` naming the two it takes."""
+    layout = detect_layout(root)
+    if layout == "deepcrack":
+        df = scan_deepcrack(root)
+        df = df[df["split"] == "test"] if (df["split"] == "test").any() else df
+    elif layout == "cfd":
+        df = scan_cfd(root)
+    else:
+        raise DataError(f"{root}: a {layout} layout has no crack masks; a crack-mask set is "
+                        f"DeepCrack's ({{train,test}}_img/ + _lab/) or CFD's (image/ + "
+                        f"masks_png/)")
+    return layout, df.sort_values("path").reset_index(drop=True)
+
+
 def scan_dataset(root: str | os.PathLike, **kw) -> pd.DataFrame:
     """Detect the layout of ``root`` and scan it into a manifest (Chapter 01_dataset).
 

@@ -22,8 +22,9 @@ import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from roadlite.data import synthetic as syn
+from roadlite.data.errors import DataError
 from roadlite.data.locate import resolve_data_root
-from roadlite.data.real import detect_layout, scan_cfd, scan_deepcrack, scan_imagefolder
+from roadlite.data.real import crack_mask_set, scan_imagefolder
 from roadlite.imaging import as_8bit, image_size, png_bytes, read_mask
 
 # the distress kinds a generated photo holds, by chapter 01's class names
@@ -168,17 +169,10 @@ def folder_photos(root: str | os.PathLike, limit: int | None = None) -> list[Pho
     ``root`` is a folder or a registered set's name (``data/deepcrack``; its copy in
     ``../shared/data`` when not downloaded), as every ``data_root``."""
     root = resolve_data_root(root)
-    layout = detect_layout(root)
-    if layout == "deepcrack":
-        df = scan_deepcrack(root)
-        df = df[df["split"] == "test"] if (df["split"] == "test").any() else df
-    elif layout == "cfd":
-        df = scan_cfd(root)
-    else:
-        raise PhotoError(f"{root}: a {layout} layout has no crack masks; the field test needs "
-                         f"DeepCrack's ({{train,test}}_img/ + _lab/) or CFD's (image/ + "
-                         f"masks_png/)")
-    df = df.sort_values("path")
+    try:
+        layout, df = crack_mask_set(root)
+    except DataError as e:
+        raise PhotoError(f"{e} (the field test needs one)") from None
     if limit is not None:
         df = df.head(int(limit))
     return [Photo(Path(p).stem, Path(p).read_bytes(), _read_mask(m, p), [], layout)

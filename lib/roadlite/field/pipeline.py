@@ -162,7 +162,7 @@ def load_models(up: Upstream, with_type: bool = True, allow_torch: bool = True) 
         segmenter = tflite_model("LR-CrackNet student", f11, "segmenter")
     elif allow_torch and (d11 / "models" / "student.pt").is_file():
         from roadlite.models import load_model
-        from roadlite.segmentation import train as _registers_chapter_11s_networks  # noqa: F401
+        from roadlite.segmentation import networks as _registers_chapter_11s_networks  # noqa: F401
 
         net = load_model(d11 / "models" / "student.pt", arch="lr_cracknet")
         segmenter = torch_model("LR-CrackNet student", net, int(m11["img_size"]), "segmenter")

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from roadlite.models.registry import register_model
+
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3, groups: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, groups=groups, bias=False),
@@ -331,3 +333,9 @@ def count_params(model: nn.Module) -> int:
 def student_params_for_width(widths=(16, 24, 28, 30, 32)) -> dict[int, int]:
     """Parameters of the student for each width (to pick the one closest to 3.856 M)."""
     return {w: count_params(LRCrackNet(w)) for w in widths}
+
+
+# roadlite.models.save_model / load_model rebuild the chapter's networks from these names and the
+# configuration their checkpoints hold (segmentation.train.network_config).
+register_model("lr_cracknet", LRCrackNet)
+register_model("unet_segmentation", UNet)

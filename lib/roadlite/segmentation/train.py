@@ -34,7 +34,6 @@ from torch import nn
 from roadlite.data.errors import DataError
 from roadlite.data.loading import normalize
 from roadlite.models.checkpoint import save_model
-from roadlite.models.registry import register_model
 from roadlite.training import TrainConfig, iterate_batches, make_optimizer, resolve_device
 from roadlite.training.resume import Checkpoints, run_fingerprint, tensor_signature
 
@@ -211,12 +210,6 @@ def train_phase(model: nn.Module, train: SegData, val: SegData, cfg: TrainConfig
                   f"{row['epoch_seconds']:.1f} s")
     ckpt.load_best(model)
     return PhaseResult(history, best_epoch, best_f1, time.perf_counter() - t_total, start)
-
-
-# The chapter's networks are saved and loaded like every model of the book
-# (roadlite.models.save_model / load_model), with the keyword arguments that rebuild them.
-register_model("lr_cracknet", LRCrackNet)
-register_model("unet_segmentation", UNet)
 
 
 def network_config(model: nn.Module) -> tuple[str, dict]:

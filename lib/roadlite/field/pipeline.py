@@ -72,6 +72,17 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
+def _probabilities(z: np.ndarray, kind: str) -> np.ndarray:
+    """A runner's outputs as probabilities: the classifier's crack probability (its two logits
+    (0, z)), the segmenter's per-pixel crack probability, or the typer's softmax."""
+    if kind == "classifier":
+        return _sigmoid(z[:, 1] - z[:, 0])
+    if kind == "segmenter":
+        return _sigmoid(z[:, 0])
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
 def tflite_model(name: str, path: Path, kind: str, classes: Sequence[str] = ()) -> TileModel:
     """A :class:`TileModel` of a ``.tflite`` file: ``kind`` is "classifier" (two logits, crack
     second: chapter 10), "segmenter" (one logit per pixel: chapter 11) or "typer" (logits
@@ -80,13 +91,7 @@ def tflite_model(name: str, path: Path, kind: str, classes: Sequence[str] = ()) 
     size = int(lite.input_shape[-1])
 
     def run(tiles: np.ndarray) -> np.ndarray:
-        z = lite.predict(_nchw(tiles, size))
-        if kind == "classifier":
-            return _sigmoid(z[:, 1] - z[:, 0])
-        if kind == "segmenter":
-            return _sigmoid(z[:, 0])
-        e = np.exp(z - z.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+        return _probabilities(lite.predict(_nchw(tiles, size)), kind)
 
     return TileModel(name, "INT8 .tflite (LiteRT, 1 thread)", size, run, tuple(classes),
                      str(path))
@@ -101,13 +106,7 @@ def torch_model(name: str, model: torch.nn.Module, size: int, kind: str,
     def run(tiles: np.ndarray) -> np.ndarray:
         torch.set_num_threads(1)
         with torch.no_grad():
-            z = model(_nchw(tiles, size)).numpy()
-        if kind == "classifier":
-            return _sigmoid(z[:, 1] - z[:, 0])
-        if kind == "segmenter":
-            return _sigmoid(z[:, 0])
-        e = np.exp(z - z.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+            return _probabilities(model(_nchw(tiles, size)).numpy(), kind)
 
     return TileModel(name, label, int(size), run, tuple(classes))
 

@@ -71,22 +71,24 @@ def profile_path(profile: str, root: Path | None = None) -> Path:
     return _params_dir(root) / f"{profile}.yaml"
 
 
+def _did_you_mean(name: Any, known: Any) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 def _check_names(path: Path, section: str, body: Mapping[str, Any]) -> None:
     if section == "shared":
         everywhere = set(SHARED).union(*CHAPTER_PARAMS.values())
         for name in body:
             if name not in everywhere:
-                close = difflib.get_close_matches(str(name), everywhere, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ParameterError(f"{path}: shared parameter {name!r} belongs to no "
-                                     f"chapter.{hint}")
+                                     f"chapter.{_did_you_mean(name, everywhere)}")
         return
     known = schema(section)
     for name in body:
         if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ParameterError(f"{path}: section {section}: unknown parameter {name!r}.{hint} "
+            raise ParameterError(f"{path}: section {section}: unknown parameter {name!r}."
+                                 f"{_did_you_mean(name, known)} "
                                  f"Known parameters: {', '.join(sorted(known))}.")
 
 
